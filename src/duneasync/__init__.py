@@ -3,7 +3,9 @@
 Start with ``DuneClient``; test against ``duneasync.testing.FakeDune``.
 """
 
+from ._budget import BudgetStats, RateBudget
 from ._client import DEFAULT_BASE_URL, DuneClient
+from ._csv import CSVDownload
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -24,10 +26,12 @@ from ._errors import (
     RateLimitError,
     ResponseDecodeError,
     ResultChangedError,
+    ResultNotReadyError,
     ServerError,
     UnsafeURLError,
     WaitTimeoutError,
 )
+from ._frames import to_arrow, to_polars
 from ._models import (
     CSVPage,
     ExecutionResponse,
@@ -49,12 +53,33 @@ from ._models import (
     ResultMetadata,
 )
 from ._options import ResultFilters, ResultOptions
+from ._paging import DATAPOINT_CAP
 from ._ratelimit import RateLimitInfo, RateLimitPolicy, RateLimitState
 from ._retry import RetryPolicy
 from ._transport import Bucket, RequestGate
 from ._version import __version__
+from ._watch import (
+    BatchRun,
+    GenericExecutionSource,
+    GenericExecutionStatus,
+    ItemProgress,
+    PipelineRefusedError,
+    PipelineWatch,
+    PollPolicy,
+    PollScheduler,
+    Progress,
+    QuerySpec,
+    RunOutcome,
+    StatusSource,
+    Watch,
+    WatchState,
+    WatchSummary,
+    WatchTimeoutError,
+    watch,
+)
 
 __all__ = [
+    "DATAPOINT_CAP",
     "DEFAULT_BASE_URL",
     "APIConnectionError",
     "APIError",
@@ -62,8 +87,11 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchRun",
     "BillingLimitError",
     "Bucket",
+    "BudgetStats",
+    "CSVDownload",
     "CSVPage",
     "ConfigurationError",
     "DuneClient",
@@ -76,6 +104,9 @@ __all__ = [
     "ExecutionResult",
     "ExecutionState",
     "ExecutionStatus",
+    "GenericExecutionSource",
+    "GenericExecutionStatus",
+    "ItemProgress",
     "MaterializedViewRefreshNode",
     "NotFoundError",
     "PartialResultError",
@@ -86,10 +117,17 @@ __all__ = [
     "PipelineNode",
     "PipelineNodeExecution",
     "PipelineQueryExecutionStatus",
+    "PipelineRefusedError",
     "PipelineStatus",
+    "PipelineWatch",
+    "PollPolicy",
+    "PollScheduler",
+    "Progress",
     "QueryError",
     "QueryErrorMetadata",
     "QueryExecutionNode",
+    "QuerySpec",
+    "RateBudget",
     "RateLimitError",
     "RateLimitInfo",
     "RateLimitPolicy",
@@ -100,10 +138,20 @@ __all__ = [
     "ResultData",
     "ResultFilters",
     "ResultMetadata",
+    "ResultNotReadyError",
     "ResultOptions",
     "RetryPolicy",
+    "RunOutcome",
     "ServerError",
+    "StatusSource",
     "UnsafeURLError",
     "WaitTimeoutError",
+    "Watch",
+    "WatchState",
+    "WatchSummary",
+    "WatchTimeoutError",
     "__version__",
+    "to_arrow",
+    "to_polars",
+    "watch",
 ]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import httpx
 import msgspec
 
-from ._errors import ConfigurationError, decode_error
+from ._budget import RateBudget
+from ._decoding import decoding, decoding_results
+from ._errors import ConfigurationError, UnsafeURLError
 from ._models import (
     CSVPage,
     ExecutionResponse,
@@ -35,7 +36,7 @@ from ._transport import (
     check_query_id,
     parse_base_url,
 )
-from ._watch import WatchMixin
+from ._watch import PollPolicy, WatchMixin
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BASE_URL", "DuneClient"]
 
 DEFAULT_BASE_URL = "https://api.dune.com"
+"""The origin of Dune's public API."""
 _DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 T = TypeVar("T")
@@ -52,25 +54,6 @@ RowT = TypeVar("RowT")
 
 Parameters = Mapping[str, Any]
 """Query parameters by name: strings, numbers, booleans, dates or datetimes."""
-
-
-@functools.cache
-def _decoder(type_: Hashable) -> msgspec.json.Decoder[Any]:
-    """Build a decoder once per type (msgspec decoders are reusable and cheap to call)."""
-    return msgspec.json.Decoder(type_)
-
-
-def results_decoder(row_type: type[Any] | None) -> msgspec.json.Decoder[Any]:
-    """Return the decoder of a results page whose rows are ``row_type`` (dicts for None)."""
-    return _decoder(ExecutionResult[row_type or dict[str, Any]])  # type: ignore[misc]  # a runtime type
-
-
-def decode_with(decoder: msgspec.json.Decoder[T], response: httpx.Response) -> T:
-    """Decode a response body, turning a bad body into ``ResponseDecodeError``."""
-    try:
-        return decoder.decode(response.content)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise decode_error(response.request, response, str(exc)) from exc
 
 
 def _execute_body(parameters: Parameters | None, performance: str | None) -> dict[str, Any]:
@@ -111,6 +94,10 @@ class DuneClient(ResultsMixin, WatchMixin):
             Dune's in-process transport). Exclusive with ``http_client``.
         retry: The retry policy; ``RetryPolicy.no_wait()`` keeps tests fast.
         gate: A rate gate every request passes through (see ``RequestGate``).
+        plan: Keep within a Dune plan's rate budget: ``"free"``, ``"plus"`` or ``"premium"``
+            (the server's rate-limit headers then correct it). Exclusive with ``gate``.
+        rate_budget: A ``RateBudget`` to keep within, instead of ``plan``.
+        poll_policy: How watchers and waits poll (intervals, concurrency).
 
     Raises:
         ConfigurationError: No API key was given or found, or the options conflict.
@@ -126,6 +113,9 @@ class DuneClient(ResultsMixin, WatchMixin):
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         gate: RequestGate | None = None,
+        plan: str | None = None,
+        rate_budget: RateBudget | None = None,
+        poll_policy: PollPolicy | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("DUNE_API_KEY")
         if not key or not key.strip():
@@ -134,6 +124,11 @@ class DuneClient(ResultsMixin, WatchMixin):
             )
         if http_client is not None and transport is not None:
             raise ConfigurationError("give http_client or transport, not both")
+        if sum(option is not None for option in (gate, plan, rate_budget)) > 1:
+            raise ConfigurationError("give at most one of gate, plan and rate_budget")
+        if plan is not None:
+            rate_budget = RateBudget.for_plan(plan)
+        self._poll_policy = poll_policy
         origin = parse_base_url(base_url)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
@@ -144,7 +139,7 @@ class DuneClient(ResultsMixin, WatchMixin):
             base_url=origin,
             http=self._http,
             retry=retry or RetryPolicy(),
-            gate=gate,
+            gate=gate if rate_budget is None else rate_budget,
         )
 
     def __repr__(self) -> str:
@@ -181,16 +176,6 @@ class DuneClient(ResultsMixin, WatchMixin):
         """The retry policy in force."""
         return self._transport.retry
 
-    def _decode(self, response: httpx.Response, type_: type[T]) -> T:
-        decoder: msgspec.json.Decoder[T] = _decoder(type_)  # type: ignore[arg-type]  # classes hash
-        return decode_with(decoder, response)
-
-    def _decode_results(
-        self, response: httpx.Response, row_type: type[Any] | None
-    ) -> ExecutionResult[Any]:
-        decoder: msgspec.json.Decoder[ExecutionResult[Any]] = results_decoder(row_type)
-        return decode_with(decoder, response)
-
     # -- executions -------------------------------------------------------------------------
 
     async def execute_query(
@@ -215,8 +200,9 @@ class DuneClient(ResultsMixin, WatchMixin):
         """
         path = f"/query/{check_query_id(query_id)}/execute"
         body = _execute_body(parameters, performance)
-        response = await self._transport.send("POST", path, bucket="write", json=body)
-        return self._decode(response, ExecutionResponse)
+        return await self._transport.send(
+            "POST", path, bucket="write", json=body, decode=decoding(ExecutionResponse)
+        )
 
     async def execute_sql(self, sql: str, *, performance: str | None = None) -> ExecutionResponse:
         """Start an execution of raw SQL.
@@ -233,8 +219,9 @@ class DuneClient(ResultsMixin, WatchMixin):
         body: dict[str, Any] = {"sql": sql}
         if performance is not None:
             body["performance"] = performance
-        response = await self._transport.send("POST", "/sql/execute", bucket="write", json=body)
-        return self._decode(response, ExecutionResponse)
+        return await self._transport.send(
+            "POST", "/sql/execute", bucket="write", json=body, decode=decoding(ExecutionResponse)
+        )
 
     async def get_execution_status(
         self, execution_id: str, *, background: bool = False
@@ -247,14 +234,17 @@ class DuneClient(ResultsMixin, WatchMixin):
                 rate budget is short.
         """
         path = f"/execution/{check_execution_id(execution_id)}/status"
-        response = await self._transport.send("GET", path, bucket="read", background=background)
-        return self._decode(response, ExecutionStatus)
+        return await self._transport.send(
+            "GET", path, bucket="read", background=background, decode=decoding(ExecutionStatus)
+        )
 
     async def cancel_execution(self, execution_id: str) -> bool:
         """Ask the server to cancel an execution; return whether it accepted."""
         path = f"/execution/{check_execution_id(execution_id)}/cancel"
-        response = await self._transport.send("POST", path, bucket="read")
-        return bool(self._decode(response, _CancelResponse).success)
+        answer = await self._transport.send(
+            "POST", path, bucket="read", decode=decoding(_CancelResponse)
+        )
+        return bool(answer.success)
 
     # -- results ----------------------------------------------------------------------------
 
@@ -350,8 +340,7 @@ class DuneClient(ResultsMixin, WatchMixin):
         """
         if page.next_uri is None:
             return None
-        response = await self._follow(page.next_uri)
-        return self._decode_results(response, row_type)
+        return await self._follow(page.next_uri, decoding_results(row_type))
 
     async def get_next_results_csv(self, page: CSVPage) -> CSVPage | None:
         """Follow a CSV page's ``next_uri``, or return None after the last page.
@@ -361,29 +350,34 @@ class DuneClient(ResultsMixin, WatchMixin):
         """
         if page.next_uri is None:
             return None
-        return _csv_page(await self._follow(page.next_uri))
+        return await self._follow(page.next_uri, _csv_page)
 
-    async def _follow(self, uri: str) -> httpx.Response:
+    async def _follow(self, uri: str, decode: Callable[[httpx.Response], T]) -> T:
         probe = self._http.build_request("GET", uri)
         target = self._transport.check_same_origin(uri, request=probe)
         api_root = self._transport.url("").path
         if not target.path.startswith(api_root + "/"):
-            raise ConfigurationError(f"next_uri {target.path!r} is not under {api_root!r}")
+            raise UnsafeURLError(
+                f"the server's next page link {target.path!r} is outside the API ({api_root!r})",
+                request=probe,
+            )
         path = target.path.removeprefix(api_root)
         params = dict(target.params.multi_items())
-        return await self._transport.send("GET", path, bucket="read", params=params)
+        return await self._transport.send("GET", path, bucket="read", params=params, decode=decode)
 
     async def _results_page(
         self, path: str, row_type: type[Any] | None, options: Mapping[str, object]
     ) -> ExecutionResult[Any]:
         params = result_params(options)
-        response = await self._transport.send("GET", path, bucket="read", params=params)
-        return self._decode_results(response, row_type)
+        return await self._transport.send(
+            "GET", path, bucket="read", params=params, decode=decoding_results(row_type)
+        )
 
     async def _csv_page(self, path: str, options: Mapping[str, object]) -> CSVPage:
         params = result_params(options)
-        response = await self._transport.send("GET", path, bucket="read", params=params)
-        return _csv_page(response)
+        return await self._transport.send(
+            "GET", path, bucket="read", params=params, decode=_csv_page
+        )
 
     # -- pipelines --------------------------------------------------------------------------
 
@@ -420,10 +414,13 @@ class DuneClient(ResultsMixin, WatchMixin):
         else:
             body = {"query_id": check_query_id(query_id)}  # type: ignore[arg-type]
             body.update(_execute_body(parameters, performance))
-        response = await self._transport.send(
-            "POST", "/pipelines/execute", bucket="write", json=body
+        return await self._transport.send(
+            "POST",
+            "/pipelines/execute",
+            bucket="write",
+            json=body,
+            decode=decoding(PipelineExecutionResponse),
         )
-        return self._decode(response, PipelineExecutionResponse)
 
     async def execute_query_pipeline(
         self,
@@ -435,14 +432,17 @@ class DuneClient(ResultsMixin, WatchMixin):
         """Start the pipeline Dune builds from a saved query's lineage."""
         path = f"/query/{check_query_id(query_id)}/pipeline/execute"
         body = _execute_body(parameters, performance)
-        response = await self._transport.send("POST", path, bucket="write", json=body)
-        return self._decode(response, PipelineExecutionResponse)
+        return await self._transport.send(
+            "POST", path, bucket="write", json=body, decode=decoding(PipelineExecutionResponse)
+        )
 
     async def get_query_pipeline(self, query_id: int) -> Pipeline:
         """Return the pipeline Dune builds from a saved query's lineage."""
         path = f"/query/{check_query_id(query_id)}/pipeline"
-        response = await self._transport.send("GET", path, bucket="read")
-        return self._decode(response, QueryPipeline).pipeline or Pipeline()
+        answer = await self._transport.send(
+            "GET", path, bucket="read", decode=decoding(QueryPipeline)
+        )
+        return answer.pipeline or Pipeline()
 
     async def get_pipeline_status(
         self, pipeline_execution_id: str, *, background: bool = False
@@ -450,8 +450,9 @@ class DuneClient(ResultsMixin, WatchMixin):
         """Return the status of a pipeline execution and of every node in it (one request)."""
         pid = check_execution_id(pipeline_execution_id, what="pipeline_execution_id")
         path = f"/pipelines/executions/{pid}/status"
-        response = await self._transport.send("GET", path, bucket="read", background=background)
-        return self._decode(response, PipelineStatus)
+        return await self._transport.send(
+            "GET", path, bucket="read", background=background, decode=decoding(PipelineStatus)
+        )
 
 
 class _CancelResponse(msgspec.Struct):

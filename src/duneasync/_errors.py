@@ -21,7 +21,8 @@ The hierarchy::
     │   ├── ExecutionFailedError          QUERY_STATE_FAILED, with the server's error
     │   ├── ExecutionCancelledError       QUERY_STATE_CANCELLED
     │   ├── ExecutionExpiredError         QUERY_STATE_EXPIRED
-    │   └── PartialResultError            QUERY_STATE_COMPLETED_PARTIAL, not asked for
+    │   ├── PartialResultError            QUERY_STATE_COMPLETED_PARTIAL, not asked for
+    │   └── ResultNotReadyError           results read before the execution finished
     ├── ResultChangedError            the result behind a paged read changed identity
     └── WaitTimeoutError              a wait's deadline passed (also a TimeoutError)
 
@@ -59,6 +60,7 @@ __all__ = [
     "RateLimitError",
     "ResponseDecodeError",
     "ResultChangedError",
+    "ResultNotReadyError",
     "ServerError",
     "UnsafeURLError",
     "WaitTimeoutError",
@@ -238,6 +240,13 @@ class PartialResultError(ExecutionError):
     """A truncated result (``QUERY_STATE_COMPLETED_PARTIAL``) that was not asked for.
 
     Pass ``allow_partial_results=True`` to receive partial results, marked as such.
+    """
+
+
+class ResultNotReadyError(ExecutionError):
+    """The execution has not finished yet (pending or executing), so it has no result to read.
+
+    Wait for it first (e.g. ``await dune.wait_for_execution(execution_id)``), then read again.
     """
 
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
 
 __all__ = [
     "CSVPage",
@@ -197,6 +201,24 @@ class ExecutionResult(_StatusFields, Generic[RowT], kw_only=True):
     def is_partial(self) -> bool:
         """Whether the server truncated this result (``QUERY_STATE_COMPLETED_PARTIAL``)."""
         return self.state == ExecutionState.COMPLETED_PARTIAL
+
+    def to_polars(self) -> pl.DataFrame:
+        """Return the rows as a polars DataFrame, typed from the result's column types.
+
+        Needs the ``duneasync[polars]`` extra. See ``duneasync.to_polars``.
+        """
+        from ._frames import to_polars  # the frames module imports polars lazily
+
+        return to_polars(self)
+
+    def to_arrow(self) -> pa.Table:
+        """Return the rows as a ``pyarrow.Table``, typed from the result's column types.
+
+        Needs the ``duneasync[arrow]`` extra. See ``duneasync.to_arrow``.
+        """
+        from ._frames import to_arrow
+
+        return to_arrow(self)
 
 
 class ExecutionResponse(msgspec.Struct, kw_only=True):

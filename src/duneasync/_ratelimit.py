@@ -11,6 +11,7 @@ Parsing is a pure function of the header values; nothing here sends or waits.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
 import msgspec
@@ -53,6 +54,9 @@ class RateLimitInfo(msgspec.Struct, frozen=True, kw_only=True):
     received_at: float = 0.0
 
 
+_QUOTED_NAME = re.compile(r'"(.*?)"(?=;|$)')
+
+
 def _split_list(value: str) -> list[str]:
     """Split a structured-field list on commas outside quoted strings."""
     items: list[str] = []
@@ -79,7 +83,13 @@ def _split_list(value: str) -> list[str]:
 
 def _parse_item(item: str) -> tuple[str, dict[str, str]]:
     """Read ``"name";k=v;k=v`` into the name and its parameters."""
-    name, _, rest = item.partition(";")
+    # A quoted name may itself hold ';' (structured-field strings can): it ends at the quote
+    # that is followed by ';' or by the end of the item.
+    quoted = _QUOTED_NAME.match(item)
+    if quoted is not None:
+        name, rest = quoted.group(1), item[quoted.end() + 1 :]
+    else:
+        name, _, rest = item.partition(";")
     params: dict[str, str] = {}
     for part in rest.split(";"):
         key, sep, val = part.partition("=")

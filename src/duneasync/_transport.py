@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar, overload
 
 import anyio
 import httpx
@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("duneasync")
+
+T = TypeVar("T")
 
 Bucket = Literal["read", "write"]
 """Dune's two per-key budgets: ``write`` for executions, ``read`` for everything else."""
@@ -135,8 +137,8 @@ class Transport:
         target = self.base_url.join(url)
         if _origin(target) != _origin(self.base_url):
             raise UnsafeURLError(
-                f"{describe_request(request)} returned a next page link to {target.host!r}, not"
-                f" the configured {self.base_url.host!r}; refusing to send the API key there",
+                f"the server's next page link points at {target.host!r}, not the configured"
+                f" {self.base_url.host!r}; refusing to send the API key there",
                 request=request,
             )
         return target
@@ -157,6 +159,7 @@ class Transport:
             method, self.url(path), params=params, content=content, headers=headers
         )
 
+    @overload
     async def send(
         self,
         method: Literal["GET", "POST"],
@@ -166,7 +169,33 @@ class Transport:
         params: Mapping[str, str] | None = None,
         json: Any = None,
         background: bool = False,
-    ) -> httpx.Response:
+        decode: None = None,
+    ) -> httpx.Response: ...
+
+    @overload
+    async def send(
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        *,
+        bucket: Bucket,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        background: bool = False,
+        decode: Callable[[httpx.Response], T],
+    ) -> T: ...
+
+    async def send(
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        *,
+        bucket: Bucket,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        background: bool = False,
+        decode: Callable[[httpx.Response], T] | None = None,
+    ) -> httpx.Response | T:
         """Send a request, retrying as the policy allows, and return its 2xx response.
 
         Args:
@@ -176,6 +205,8 @@ class Transport:
             params: Query-string parameters.
             json: A body to send as JSON.
             background: True for polling, which yields to other requests in the rate gate.
+            decode: Turns the 2xx response into the value returned. It runs inside the retry
+                loop, so a GET whose body arrives cut short or malformed is sent again.
 
         Raises:
             APIStatusError: A non-2xx answer (after retries, where allowed).
@@ -184,7 +215,8 @@ class Transport:
         async for attempt in self.retry.retrying(idempotent=method == "GET"):
             with attempt:
                 request = self._build(method, path, params, json)
-                return await self._send_once(request, bucket=bucket, background=background)
+                response = await self._send_once(request, bucket=bucket, background=background)
+                return response if decode is None else decode(response)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     @asynccontextmanager
@@ -237,6 +269,7 @@ class Transport:
         except httpx.TransportError as exc:
             if self.gate is not None:
                 self.gate.record(bucket, None)
+            logger.debug("%s -> %s", describe_request(request), type(exc).__name__)
             raise _connection_error(request, exc) from exc
         now = anyio.current_time()
         info = parse_rate_limits(response.headers, received_at=now)
