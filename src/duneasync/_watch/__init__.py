@@ -2,6 +2,39 @@
 
 from __future__ import annotations
 
-from ._methods import WatchMixin
+from ._batch import BatchRun, PipelineRefusedError, QuerySpec, RunOutcome
+from ._generic import GenericExecutionError, GenericExecutionSource, GenericExecutionStatus
+from ._methods import WatchMixin, raise_for_outcome, watch
+from ._pipeline import PipelineWatch
+from ._policy import PollPolicy
+from ._progress import ItemProgress, SavedItem, WatchState, WatchSummary, WatchTimeoutError
+from ._scheduler import PollScheduler
+from ._source import DuneExecutionSource, DunePipelineSource, Phase, Progress, StatusSource
+from ._watcher import Watch
 
-__all__ = ["WatchMixin"]
+__all__ = [
+    "BatchRun",
+    "DuneExecutionSource",
+    "DunePipelineSource",
+    "GenericExecutionError",
+    "GenericExecutionSource",
+    "GenericExecutionStatus",
+    "ItemProgress",
+    "Phase",
+    "PipelineRefusedError",
+    "PipelineWatch",
+    "PollPolicy",
+    "PollScheduler",
+    "Progress",
+    "QuerySpec",
+    "RunOutcome",
+    "SavedItem",
+    "StatusSource",
+    "Watch",
+    "WatchMixin",
+    "WatchState",
+    "WatchSummary",
+    "WatchTimeoutError",
+    "raise_for_outcome",
+    "watch",
+]

@@ -1,0 +1,481 @@
+"""One poll scheduler per client: a heap of watched items, a dispatcher and a few workers.
+
+Watched items sit in a heap ordered by when they are next due. One dispatcher task sleeps until
+the earliest is due (or until an item is added), takes a request slot from the rate budget, and
+only then chooses what to poll: the items that are due, nearest deadline first, then most
+overdue. A fixed pool of workers sends the polls. Idle items cost nothing between polls: no task,
+no timer, only their heap entry.
+
+The scheduler's tasks run in a task group that some caller's ``async with`` owns (a *session*:
+every watcher, every wait). The first session runs them; when it ends while other sessions still
+need them, the next one takes over, keeping the heap and every item's state. Nothing outlives
+the session that started it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+import random
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager, nullcontext
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from .._budget import RateBudget, SlotClaim
+from .._errors import APIConnectionError, RateLimitError, ResponseDecodeError, ServerError
+from .._transport import Bucket
+from ._policy import PollPolicy
+from ._scope import running
+from ._source import Progress, StatusSource
+
+__all__ = ["Item", "PollScheduler", "Subscriber"]
+
+logger = logging.getLogger("duneasync")
+
+S = TypeVar("S")
+
+_Where = Literal["due", "ready", "inflight", "done", "removed"]
+# Errors after which polling the item again may succeed; anything else ends its watch.
+_TRANSIENT = (APIConnectionError, ServerError, RateLimitError, ResponseDecodeError)
+# An item whose deadline is this many intervals away (at least _URGENT_MIN s) goes first.
+_URGENT_INTERVALS = 2.0
+_URGENT_MIN = 5.0
+
+
+class Subscriber(Protocol):
+    """What the scheduler tells about the items a watcher follows."""
+
+    @property
+    def deadline(self) -> float:
+        """The watcher's deadline on the event loop's clock (inf: none)."""
+        ...
+
+    def deliver(self, item: Item[Any], *, changed: bool, terminal: bool) -> None:
+        """A poll of ``item`` succeeded; ``changed`` when its progress differs from before."""
+        ...
+
+    def fail(self, item: Item[Any], error: Exception) -> None:
+        """Polling ``item`` failed for good (e.g. 404); it is no longer watched."""
+        ...
+
+
+class Item(Generic[S]):
+    """One watched key of one source, shared by every watcher that follows it.
+
+    Attributes:
+        source: Where its statuses come from.
+        key: Its id in the source.
+        started: When it was submitted or first watched, on the event loop's clock.
+        status: The latest status seen, None before the first successful poll.
+        progress: What that status says.
+        polls: Polls sent for it.
+        errors: Consecutive failed polls.
+        last_poll: When the latest answer arrived.
+    """
+
+    __slots__ = (
+        "deadline",
+        "due",
+        "errors",
+        "interval",
+        "key",
+        "last_poll",
+        "polls",
+        "progress",
+        "seq",
+        "source",
+        "started",
+        "status",
+        "subscribers",
+        "where",
+    )
+
+    def __init__(self, source: StatusSource[S], key: str, started: float) -> None:
+        self.source = source
+        self.key = key
+        self.started = started
+        self.status: S | None = None
+        self.progress: Progress | None = None
+        self.polls = 0
+        self.errors = 0
+        self.last_poll: float | None = None
+        self.due = math.inf
+        self.interval = 0.0
+        self.deadline = math.inf
+        self.seq = 0
+        self.where: _Where = "due"
+        self.subscribers: dict[int, Subscriber] = {}
+
+    def __repr__(self) -> str:
+        return f"Item({self.key!r}, {self.where}, polls={self.polls})"
+
+
+_Batch = tuple[list[Item[Any]], SlotClaim | None]
+
+
+class PollScheduler:
+    """Polls many items of any ``StatusSource`` within one rate budget.
+
+    ``DuneClient`` has one, used by every watcher and wait; build one yourself to watch another
+    execution API (see ``watch``).
+
+    Args:
+        budget: The rate budget polls spend (None: paced by the poll policy only).
+        bucket: The budget's bucket polls spend.
+        policy: Poll intervals and concurrency.
+        seed: Seed of the jitter, for reproducible runs.
+    """
+
+    def __init__(
+        self,
+        *,
+        budget: RateBudget | None = None,
+        bucket: Bucket = "read",
+        policy: PollPolicy | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.budget = budget
+        self.bucket: Bucket = bucket
+        self.policy = policy or PollPolicy()
+        self._rng = random.Random(seed)
+        self._items: dict[tuple[int, str], Item[Any]] = {}
+        self._due: list[tuple[float, int, Item[Any]]] = []
+        self._ready: list[tuple[int, float, int, Item[Any]]] = []
+        self._seq = itertools.count()
+        self._stale = 0
+        self._changed: anyio.Event | None = None
+        self._wake_at = -math.inf
+        self._engine_lock: anyio.Lock | None = None
+        self._free: anyio.Semaphore | None = None
+        self.polls_sent = 0
+        self.poll_errors = 0
+
+    def __repr__(self) -> str:
+        return f"PollScheduler(items={len(self._items)}, budget={self.budget!r})"
+
+    @property
+    def watched(self) -> int:
+        """How many items are watched now."""
+        return len(self._items)
+
+    # -- subscriptions (synchronous: callable from anywhere in the event loop's thread) ----------
+
+    def subscribe(
+        self,
+        source: StatusSource[S],
+        key: str,
+        subscriber: Subscriber,
+        *,
+        age: float = 0.0,
+    ) -> Item[S]:
+        """Follow ``key`` of ``source``; join its poll stream if someone already follows it.
+
+        Args:
+            source: Where its statuses come from.
+            key: Its id.
+            subscriber: Who to tell.
+            age: Seconds it has been running already (from a saved state), which lengthens its
+                poll intervals.
+        """
+        now = anyio.current_time()
+        ident = (id(source), key)
+        item: Item[S] | None = self._items.get(ident)
+        if item is None:
+            item = Item(source, key, started=now - age)
+            self._items[ident] = item
+            self._push_due(item, now + self.policy.first(self._rng))
+        item.subscribers[id(subscriber)] = subscriber
+        item.deadline = min(item.deadline, subscriber.deadline)
+        if item.status is not None:
+            subscriber.deliver(item, changed=True, terminal=False)
+        return item
+
+    def unsubscribe(self, item: Item[Any], subscriber: Subscriber) -> None:
+        """Stop following an item; it stops being polled when nobody follows it."""
+        item.subscribers.pop(id(subscriber), None)
+        if item.where in ("done", "removed"):
+            return
+        if item.subscribers:
+            item.deadline = min(s.deadline for s in item.subscribers.values())
+            return
+        self._forget(item)
+        item.where = "removed"
+
+    # -- sessions ---------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def session(self) -> AsyncGenerator[None]:
+        """Keep the scheduler running while the block runs (it runs in one session at a time)."""
+        if self._engine_lock is None:
+            self._engine_lock = anyio.Lock()
+        lock = self._engine_lock
+        async with running(lambda: self._standby(lock)):
+            yield
+
+    async def _standby(self, lock: anyio.Lock) -> None:
+        # Sessions queue on the lock: the holder runs the engine in its own task group; when it
+        # leaves, the engine has stopped and the next session starts it again.
+        async with lock:
+            await self._run_engine()
+
+    async def _run_engine(self) -> None:
+        size = self.policy.concurrency
+        send, receive = anyio.create_memory_object_stream[_Batch](size)
+        self._free = anyio.Semaphore(size)
+        try:
+            async with anyio.create_task_group() as tg:
+                for _ in range(size):
+                    tg.start_soon(self._worker, receive)
+                tg.start_soon(self._dispatch, send)
+        finally:
+            # Batches handed out but never picked up go back to the heap, their slots back to
+            # the budget, so the next session's engine finds everything as it was.
+            while True:
+                try:
+                    batch, claim = receive.receive_nowait()
+                except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                    break
+                self._requeue(batch, claim)
+            send.close()
+            receive.close()
+            self._changed = None
+            self._wake_at = -math.inf
+
+    # -- the dispatcher ---------------------------------------------------------------------------
+
+    async def _dispatch(self, send: MemoryObjectSendStream[_Batch]) -> None:
+        free = self._free
+        assert free is not None  # set by _run_engine just before
+        while True:
+            await free.acquire()
+            try:
+                batch = await self._next_batch()
+            except BaseException:
+                free.release()
+                raise
+            send.send_nowait(batch)  # never blocks: the buffer holds one batch per worker
+
+    async def _next_batch(self) -> _Batch:
+        while True:
+            now = anyio.current_time()
+            delay = self._time_to_next(now)
+            if delay > 0:
+                await self._sleep(now, delay)
+                continue
+            claim = None
+            if self.budget is not None:
+                claim = await self.budget.claim(self.bucket, background=True)
+            # Choose only now that the budget allows a request: what is most worth polling may
+            # have changed while waiting for the slot.
+            batch = self._pick(anyio.current_time())
+            if batch:
+                return batch, claim
+            if claim is not None and self.budget is not None:
+                self.budget.settle(claim)
+
+    async def _sleep(self, now: float, delay: float) -> None:
+        event = self._changed = anyio.Event()
+        self._wake_at = now + delay
+        try:
+            with anyio.move_on_after(delay):
+                await event.wait()
+        finally:
+            self._wake_at = -math.inf
+            self._changed = None
+
+    def _poke(self, at: float) -> None:
+        """Wake the dispatcher if it sleeps past ``at``."""
+        if self._changed is not None and at < self._wake_at:
+            self._changed.set()
+            self._changed = None
+
+    # -- the heaps ---------------------------------------------------------------------------
+
+    def _push_due(self, item: Item[Any], due: float) -> None:
+        item.seq = next(self._seq)
+        item.due = due
+        item.where = "due"
+        heapq.heappush(self._due, (due, item.seq, item))
+        self._poke(due)
+
+    def _forget(self, item: Item[Any]) -> None:
+        self._items.pop((id(item.source), item.key), None)
+        if item.where in ("due", "ready"):
+            self._stale += 1
+            if self._stale > 64 and self._stale > len(self._items):
+                self._compact()
+
+    def _compact(self) -> None:
+        """Drop the entries of items nobody follows any more (they are skipped lazily otherwise)."""
+        self._due = [e for e in self._due if e[2].where == "due" and e[2].seq == e[1]]
+        heapq.heapify(self._due)
+        self._ready = [e for e in self._ready if e[3].where == "ready" and e[3].seq == e[2]]
+        heapq.heapify(self._ready)
+        self._stale = 0
+
+    def _promote(self, now: float) -> None:
+        """Move the items that are due into the ready heap, nearest deadline first."""
+        due = self._due
+        while due and due[0][0] <= now:
+            at, seq, item = heapq.heappop(due)
+            if item.where != "due" or item.seq != seq:
+                continue
+            item.seq = next(self._seq)
+            item.where = "ready"
+            urgent = item.deadline - now <= max(_URGENT_MIN, _URGENT_INTERVALS * item.interval)
+            rank = (0, item.deadline) if urgent else (1, at)
+            heapq.heappush(self._ready, (rank[0], rank[1], item.seq, item))
+
+    def _top_due(self) -> Item[Any] | None:
+        due = self._due
+        while due:
+            _, seq, item = due[0]
+            if item.where == "due" and item.seq == seq:
+                return item
+            heapq.heappop(due)
+        return None
+
+    def _time_to_next(self, now: float) -> float:
+        """Return seconds until something may be polled (0: now; inf: nothing watched)."""
+        self._promote(now)
+        while self._ready:
+            _, _, seq, item = self._ready[0]
+            if item.where == "ready" and item.seq == seq:
+                return 0.0
+            heapq.heappop(self._ready)
+        top = self._top_due()
+        if top is None:
+            return math.inf
+        at = top.due
+        if self.policy.eager and top.last_poll is not None:
+            at = min(at, top.last_poll + self.policy.min_interval)
+        return max(0.0, at - now)
+
+    def _pick(self, now: float) -> list[Item[Any]]:
+        self._promote(now)
+        first = self._pop_ready()
+        if first is None and self.policy.eager:
+            top = self._top_due()
+            if top is not None and (
+                top.last_poll is None or top.last_poll + self.policy.min_interval <= now
+            ):
+                heapq.heappop(self._due)
+                first = top
+        if first is None:
+            return []
+        batch = [first]
+        limit = max(1, first.source.max_batch)
+        held: list[Item[Any]] = []
+        while len(batch) < limit:
+            more = self._pop_ready()
+            if more is None:
+                break
+            (batch if more.source is first.source else held).append(more)
+        for item in held:
+            self._push_ready_again(item)
+        for item in batch:
+            item.where = "inflight"
+        return batch
+
+    def _pop_ready(self) -> Item[Any] | None:
+        ready = self._ready
+        while ready:
+            _, _, seq, item = heapq.heappop(ready)
+            if item.where == "ready" and item.seq == seq:
+                return item
+        return None
+
+    def _push_ready_again(self, item: Item[Any]) -> None:
+        item.seq = next(self._seq)
+        heapq.heappush(self._ready, (1, item.due, item.seq, item))
+
+    def _requeue(self, batch: list[Item[Any]], claim: SlotClaim | None) -> None:
+        if claim is not None and self.budget is not None:
+            self.budget.settle(claim)
+        now = anyio.current_time()
+        for item in batch:
+            if item.where == "inflight":
+                self._push_due(item, now)
+
+    # -- the workers ------------------------------------------------------------------------------
+
+    async def _worker(self, receive: MemoryObjectReceiveStream[_Batch]) -> None:
+        async for batch, claim in receive:
+            await self._poll(batch, claim)
+
+    async def _poll(self, batch: list[Item[Any]], claim: SlotClaim | None) -> None:
+        source = batch[0].source
+        answered = False
+        try:
+            self.polls_sent += 1
+            using = self.budget.using(claim) if self.budget is not None else nullcontext()
+            try:
+                with using:
+                    found = await source.fetch([item.key for item in batch])
+            except Exception as exc:  # a failed poll is data: the item decides
+                answered = True
+                for item in batch:
+                    self._failed(item, exc)
+            else:
+                answered = True
+                now = anyio.current_time()
+                for item in batch:
+                    status = found.get(item.key)
+                    if status is None:
+                        self._failed(item, None)
+                    else:
+                        self._apply(item, status, now)
+        finally:
+            if claim is not None and self.budget is not None:
+                self.budget.settle(claim)
+            if not answered:  # cancelled mid-poll: poll again as soon as an engine runs
+                self._requeue(batch, None)
+            if self._free is not None:
+                self._free.release()
+
+    def _apply(self, item: Item[Any], status: object, now: float) -> None:
+        if item.where != "inflight":
+            return  # nobody follows it any more
+        progress = item.source.describe(status)
+        changed = progress != item.progress
+        item.status = status
+        item.progress = progress
+        item.polls += 1
+        item.errors = 0
+        item.last_poll = now
+        terminal = progress.phase == "done"
+        if terminal:
+            item.where = "done"
+            self._items.pop((id(item.source), item.key), None)
+        else:
+            self._schedule(item, now)
+        for subscriber in list(item.subscribers.values()):
+            subscriber.deliver(item, changed=changed, terminal=terminal)
+        if terminal:
+            item.subscribers.clear()
+
+    def _failed(self, item: Item[Any], error: Exception | None) -> None:
+        if item.where != "inflight":
+            return
+        self.poll_errors += 1
+        item.polls += 1
+        if error is None or isinstance(error, _TRANSIENT):
+            item.errors += 1
+            logger.info("poll of %s failed (%s); trying again later", item.key, error)
+            self._schedule(item, anyio.current_time())
+            return
+        item.where = "done"
+        self._items.pop((id(item.source), item.key), None)
+        for subscriber in list(item.subscribers.values()):
+            subscriber.fail(item, error)
+        item.subscribers.clear()
+
+    def _schedule(self, item: Item[Any], now: float) -> None:
+        interval = self.policy.interval(now - item.started, item.progress, item.errors, self._rng)
+        item.interval = interval
+        self._push_due(item, now + interval)

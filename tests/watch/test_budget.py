@@ -1,0 +1,152 @@
+"""The rate budget: never over quota in any window, paused by the server, foreground first."""
+
+from __future__ import annotations
+
+import itertools
+
+import anyio
+import httpx
+import pytest
+
+from duneasync import ConfigurationError, RateBudget
+
+pytestmark = pytest.mark.anyio
+
+
+def answer(status: int = 200, **headers: str) -> httpx.Response:
+    return httpx.Response(status, headers=headers)
+
+
+def max_in_window(stamps: list[float], window: float) -> int:
+    return max(sum(1 for t in stamps if s <= t < s + window) for s in stamps)
+
+
+async def test_never_more_requests_in_a_window_than_the_quota() -> None:
+    budget = RateBudget(read=10, write=5, window=60, reserve=0)
+    sent: list[float] = []
+
+    async def request(background: bool) -> None:
+        await budget.acquire("read", background=background)
+        sent.append(anyio.current_time())
+        await anyio.sleep(0.05)  # the answer takes a while
+        budget.record("read", answer())
+
+    async with anyio.create_task_group() as tg:
+        for n in range(45):
+            tg.start_soon(request, n % 3 == 0)
+    assert len(sent) == 45
+    assert max_in_window(sent, 60.0) == 10
+    assert budget.stats().sent == {"read": 45, "write": 0}
+
+
+async def test_background_requests_are_paced_over_the_window() -> None:
+    budget = RateBudget(read=60, window=60, reserve=0)
+    sent: list[float] = []
+    for _ in range(5):
+        await budget.acquire("read", background=True)
+        sent.append(anyio.current_time())
+        budget.record("read", answer())
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert all(gap == pytest.approx(1.0) for gap in gaps)
+
+
+async def test_a_429_pauses_the_whole_bucket_for_retry_after() -> None:
+    budget = RateBudget(read=100, window=60)
+    await budget.acquire("read", background=False)
+    start = anyio.current_time()
+    budget.record("read", answer(429, **{"Retry-After": "7"}))
+    await budget.acquire("read", background=False)  # a different request waits too
+    assert anyio.current_time() - start == pytest.approx(7.0)
+    await budget.acquire("write", background=False)  # the other bucket does not
+    assert anyio.current_time() - start == pytest.approx(7.0)
+    stats = budget.stats()
+    assert stats.rate_limited == {"read": 1, "write": 0}
+    assert stats.paused_seconds["read"] == pytest.approx(7.0)
+
+
+async def test_remaining_zero_pauses_until_the_reset_time() -> None:
+    budget = RateBudget(read=100)
+    await budget.acquire("read", background=False)
+    start = anyio.current_time()
+    budget.record("read", answer(RateLimit='"write";r=3;t=1, "read";r=0;t=12'))
+    await budget.acquire("read", background=False)
+    assert anyio.current_time() - start == pytest.approx(12.0)
+
+
+async def test_the_servers_policy_replaces_the_assumed_quota() -> None:
+    budget = RateBudget.for_plan("premium", share=0.5)
+    assert budget.quota("read") == 500
+    await budget.acquire("read", background=False)
+    budget.record("read", answer(**{"RateLimit-Policy": '"write";q=15;w=60, "read";q=40;w=60'}))
+    assert budget.quota("read") == 20
+    assert budget.stats().window["read"] == 60
+
+
+async def test_a_budget_that_does_not_follow_the_server_keeps_its_quota() -> None:
+    budget = RateBudget(read=7, follow_server=False)
+    await budget.acquire("read", background=False)
+    budget.record("read", answer(**{"RateLimit-Policy": '"read";q=40;w=60'}))
+    assert budget.quota("read") == 7
+
+
+async def test_foreground_requests_overtake_waiting_polls() -> None:
+    budget = RateBudget(read=2, window=10, reserve=0)
+    order: list[str] = []
+    for _ in range(2):
+        await budget.acquire("read", background=False)
+        budget.record("read", answer())
+
+    async def request(name: str, background: bool) -> None:
+        await budget.acquire("read", background=background)
+        order.append(name)
+        budget.record("read", answer())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(request, "poll", True)
+        await anyio.sleep(1)
+        tg.start_soon(request, "results", False)
+    assert order == ["results", "poll"]
+
+
+async def test_polls_leave_the_reserve_to_foreground_requests() -> None:
+    budget = RateBudget(read=4, window=60, reserve=1)
+    start = anyio.current_time()
+    for _ in range(3):
+        await budget.acquire("read", background=False)
+        budget.record("read", answer())
+    with anyio.move_on_after(30):
+        await budget.acquire("read", background=True)
+        pytest.fail("a poll took the reserved slot")
+    await budget.acquire("read", background=False)  # the reserve is there for this
+    assert anyio.current_time() - start == pytest.approx(30.0)
+
+
+async def test_an_unused_claim_is_given_back() -> None:
+    budget = RateBudget(read=1, window=60, reserve=0)
+    start = anyio.current_time()
+    claim = await budget.claim("read")
+    budget.settle(claim)
+    await budget.acquire("read", background=False)
+    assert anyio.current_time() == start
+    assert budget.stats().sent["read"] == 1
+
+
+async def test_a_claim_is_spent_by_the_next_request_in_its_context() -> None:
+    budget = RateBudget(read=1, window=60, reserve=0)
+    start = anyio.current_time()
+    claim = await budget.claim("read")
+    with budget.using(claim):
+        await budget.acquire("read", background=True)  # spends the claim: no wait
+    budget.record("read", answer())
+    budget.settle(claim)  # nothing to give back
+    assert budget.stats().sent["read"] == 1
+    assert anyio.current_time() == start
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="unknown plan"):
+        RateBudget.for_plan("gold")
+    with pytest.raises(ConfigurationError):
+        RateBudget(read=0)
+    with pytest.raises(ConfigurationError):
+        RateBudget(share=1.5)
