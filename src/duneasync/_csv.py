@@ -1,0 +1,296 @@
+"""Reading a whole result as CSV: parallel pages, the header once, atomic file writes.
+
+CSV pages carry no metadata, so a read starts with a one-row JSON request that tells the state,
+the execution, the total row count and the columns. The CSV pages are then read from that
+execution's own endpoint: even when the source is "the latest result of a query", every page
+comes from the same execution and two results can never be mixed in one file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from contextlib import aclosing, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import anyio
+import anyio.to_thread
+import httpx
+import msgspec
+
+from ._errors import ConfigurationError, ResultChangedError, decode_error
+from ._models import ExecutionResult, ResultMetadata
+from ._paging import (
+    ResultSource,
+    check_read_options,
+    check_state,
+    iter_in_batches,
+    page_decoder,
+    page_size_for,
+    run_in_order,
+)
+
+if TYPE_CHECKING:
+    from ._transport import Transport
+
+__all__ = ["CSVDownload", "CSVReader", "write_atomically"]
+
+logger = logging.getLogger("duneasync")
+
+
+class CSVDownload(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``download_csv`` wrote.
+
+    Attributes:
+        execution_id: The execution whose result was written.
+        row_count: Rows written (the header line not counted).
+        bytes_written: Bytes written, header included.
+        column_names: The columns, in file order.
+        is_partial: Whether the result was truncated by the server (read with
+            ``allow_partial_results=True``).
+        path: The file written, or None for a file-like destination.
+    """
+
+    execution_id: str | None
+    row_count: int
+    bytes_written: int
+    column_names: list[str]
+    is_partial: bool = False
+    path: str | None = None
+
+
+def _next_offset(response_headers: Mapping[str, str]) -> int | None:
+    raw = response_headers.get("x-dune-next-offset")
+    return int(raw) if raw and raw.strip().isdigit() else None
+
+
+class CSVReader:
+    """Read one result as CSV pages, in parallel and in order, with the header only once.
+
+    Args:
+        transport: Sends the requests.
+        source: The execution or query whose result is read.
+        filters: ``columns``, ``filters``, ``sort_by``, ``allow_partial_results``,
+            ``ignore_max_datapoints_per_request``.
+        page_size: Rows per request; None chooses from the column count.
+        concurrency: Most requests in flight at once.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        source: ResultSource,
+        *,
+        filters: Mapping[str, object],
+        page_size: int | None,
+        concurrency: int,
+    ) -> None:
+        self._params, self.allow_partial = check_read_options(
+            filters, page_size=page_size, concurrency=concurrency
+        )
+        self._transport = transport
+        self.source = source
+        self._requested_size = page_size
+        self.concurrency = concurrency
+        self._ignore_cap = self._params.get("ignore_max_datapoints_per_request") == "true"
+        self.probe: ExecutionResult[Any] | None = None
+        self.total: int | None = None
+        self.page_size = 1
+        self._path = source.path + "/csv"
+        self._header: bytes | None = None
+        self.rows_written = 0
+
+    async def start(self) -> list[tuple[int, int | None]]:
+        """Learn the result's shape from a one-row JSON page and plan the CSV ranges."""
+        params = {**self._params, "offset": "0", "limit": "1"}
+        response = await self._transport.send("GET", self.source.path, bucket="read", params=params)
+        try:
+            probe = page_decoder(None).decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise decode_error(response.request, response, str(exc)) from exc
+        check_state(probe, self.source, allow_partial=self.allow_partial)
+        self.probe = probe
+        if probe.execution_id:
+            # Pin every CSV page to the execution the probe saw (see the module docstring).
+            self._path = ResultSource.execution(probe.execution_id).path + "/csv"
+        metadata = probe.metadata or ResultMetadata()
+        self.total = metadata.total_row_count
+        self.page_size = page_size_for(
+            len(metadata.column_names) or 1,
+            requested=self._requested_size,
+            ignore_cap=self._ignore_cap,
+        )
+        if self.total is None:
+            return [(0, None)]
+        if self.total == 0:
+            return [(0, 0)]
+        return [
+            (lo, min(lo + self.page_size, self.total))
+            for lo in range(0, self.total, self.page_size)
+        ]
+
+    @property
+    def column_names(self) -> list[str]:
+        """The result's columns, as the probe reported them."""
+        metadata = self.probe.metadata if self.probe is not None else None
+        return list(metadata.column_names) if metadata is not None else []
+
+    async def fetch_range(self, start: int, stop: int | None) -> list[tuple[int, bytes]]:
+        """Fetch rows ``[start, stop)`` as CSV bodies (header included), with their row counts."""
+        bodies: list[tuple[int, bytes]] = []
+        offset = start
+        while True:
+            limit = self.page_size if stop is None else max(1, min(self.page_size, stop - offset))
+            params = {**self._params, "offset": str(offset), "limit": str(limit)}
+            response = await self._get(params)
+            next_offset = _next_offset(response.headers)
+            if next_offset is not None and (
+                next_offset <= offset or (stop is not None and next_offset > stop)
+            ):
+                raise ResultChangedError(
+                    f"{self.source.description}: the CSV page at offset {offset} says the next"
+                    f" starts at {next_offset}; refusing to skip or repeat rows"
+                )
+            total = self.total
+            if next_offset is None and stop is not None and total is not None and stop < total:
+                raise ResultChangedError(
+                    f"{self.source.description} ended before row {stop} although it has"
+                    f" {total} rows; read it again"
+                )
+            if next_offset is not None:
+                rows = next_offset - offset
+            else:
+                rows = max(0, total - offset) if total is not None else -1
+            bodies.append((rows, response.content))
+            if next_offset is None or (stop is not None and next_offset >= stop):
+                return bodies
+            offset = next_offset
+
+    async def _get(self, params: Mapping[str, str]) -> httpx.Response:
+        """Fetch one CSV page whole, re-sending when its body arrived shorter than announced.
+
+        CSV has no structure that would reveal a cut body, so its length is checked against
+        ``Content-Length`` (when the body is not compressed, and so comparable).
+        """
+        attempts = self._transport.retry.attempts
+        for attempt in range(1, attempts + 1):
+            response = await self._transport.send("GET", self._path, bucket="read", params=params)
+            announced = response.headers.get("content-length", "")
+            whole = (
+                "content-encoding" in response.headers
+                or not announced.isdigit()
+                or int(announced) == len(response.content)
+            )
+            if whole:
+                return response
+            if attempt >= attempts:
+                raise decode_error(
+                    response.request,
+                    response,
+                    f"the CSV body holds {len(response.content)} of {announced} bytes",
+                )
+            logger.info("re-reading a CSV page of %s: body cut short", self.source.description)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def strip(self, body: bytes) -> bytes:
+        """Return a page's rows, dropping its header line after the first page's."""
+        cut = body.find(b"\n") + 1 if body else 0
+        header = body[:cut] if cut else body
+        if self._header is None:
+            self._header = header
+            return body
+        if header != self._header:
+            raise ResultChangedError(
+                f"{self.source.description}: a CSV page came with other columns than the first;"
+                " read it again"
+            )
+        return body[cut:] if cut else b""
+
+    def _count(self, rows: int) -> None:
+        if rows >= 0:
+            self.rows_written += rows
+
+    async def run(self, consume: Callable[[bytes], Awaitable[None]]) -> None:
+        """Read the whole result and hand each chunk (header first) to ``consume``, in order."""
+        ranges = await self.start()
+
+        async def on_page(page: tuple[int, bytes]) -> None:
+            self._count(page[0])
+            await consume(self.strip(page[1]))
+
+        await run_in_order(ranges, self.fetch_range, on_page, concurrency=self.concurrency)
+
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
+        """Yield the whole result as CSV chunks, header first, without tasks left between chunks."""
+        ranges = await self.start()
+        batches = iter_in_batches(ranges, self.fetch_range, concurrency=self.concurrency)
+        async with aclosing(batches):
+            async for rows, body in batches:
+                self._count(rows)
+                yield self.strip(body)
+
+
+async def write_atomically(
+    destination: str | os.PathLike[str] | BinaryIO,
+    produce: Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]],
+) -> tuple[int, str | None]:
+    """Write what ``produce`` hands its writer to ``destination``.
+
+    A path is written through a temporary file in the same directory, renamed over the
+    destination only once everything is written: a failure leaves no half file behind (and an
+    existing file untouched). A binary file-like object is written as chunks arrive.
+
+    Returns:
+        The bytes written and the path written, if any.
+    """
+    written = 0
+    if not isinstance(destination, (str, os.PathLike)):
+        if not callable(getattr(destination, "write", None)):
+            raise ConfigurationError("destination must be a path or a binary file-like object")
+        sink = destination
+
+        async def write_to(chunk: bytes) -> None:
+            nonlocal written
+            sink.write(chunk)
+            written += len(chunk)
+
+        await produce(write_to)
+        return written, None
+
+    target = Path(destination)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+    fd = await anyio.to_thread.run_sync(_create, target, temporary)
+    try:
+        with os.fdopen(fd, "wb") as file:
+
+            async def write_file(chunk: bytes) -> None:
+                nonlocal written
+                # A page is a few megabytes: write it off the event loop.
+                await anyio.to_thread.run_sync(file.write, chunk)
+                written += len(chunk)
+
+            await produce(write_file)
+        os.replace(temporary, target)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_unlink, temporary)
+        raise
+    logger.debug("wrote %d bytes of CSV to %s", written, target)
+    return written, str(target)
+
+
+def _create(target: Path, temporary: Path) -> int:
+    if target.is_dir():
+        raise ConfigurationError(f"destination {str(target)!r} is a directory")
+    # O_EXCL: never write into a file someone else made; mode 0o666 lets the umask decide, as
+    # for any new file.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    return os.open(temporary, flags, 0o666)
+
+
+def _unlink(path: Path) -> None:
+    with suppress(FileNotFoundError):
+        path.unlink()

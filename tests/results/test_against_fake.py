@@ -1,0 +1,134 @@
+"""Whole results against the fake Dune API: faults, server caps, partial results, memory."""
+
+from __future__ import annotations
+
+import gc
+import io
+import tracemalloc
+from contextlib import aclosing
+
+import pytest
+
+from duneasync import PartialResultError
+from duneasync.testing import COMPLETED_PARTIAL, ExecutionScript, FakeDune, Fault, Table
+
+from .conftest import ClientFactory, completed_execution
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    "fault", [Fault.HTTP_500, Fault.HTTP_502, Fault.DROP_AFTER, Fault.TRUNCATE]
+)
+async def test_rows_are_exact_when_page_requests_fail(
+    clients: ClientFactory, fake: FakeDune, fault: Fault
+) -> None:
+    dune = clients(fake.transport())
+    execution_id = await completed_execution(dune, fake, Table.generated(6_000))
+    fake.inject(fault, endpoint="execution_results", times=3)
+    result = await dune.get_all_results(execution_id, page_size=700, concurrency=4)
+    assert [row["id"] for row in result.rows] == list(range(6_000))
+    assert fake.stats.faults_injected[fault.value] == 3
+
+
+@pytest.mark.parametrize("fault", [Fault.HTTP_503, Fault.DROP_BEFORE, Fault.TRUNCATE])
+async def test_csv_is_exact_when_page_requests_fail(
+    clients: ClientFactory, fake: FakeDune, fault: Fault
+) -> None:
+    dune = clients(fake.transport())
+    execution_id = await completed_execution(dune, fake, Table.generated(3_000))
+    fake.inject(fault, endpoint="execution_results_csv", times=2)
+    sink = io.BytesIO()
+    summary = await dune.download_csv(execution_id, sink, page_size=400)
+    lines = sink.getvalue().decode().splitlines()
+    assert lines[0].startswith("id,amount,symbol")
+    assert [int(line.split(",", 1)[0]) for line in lines[1:]] == list(range(3_000))
+    assert summary.row_count == 3_000
+
+
+async def test_a_server_page_cap_below_the_page_size_is_followed(clients: ClientFactory) -> None:
+    fake = FakeDune(max_page_rows=450)
+    dune = clients(fake.transport())
+    execution_id = await completed_execution(dune, fake, Table.generated(5_000))
+    rows = [row["id"] async for row in dune.iter_rows(execution_id, page_size=2_000)]
+    assert rows == list(range(5_000))
+    csv = b"".join([chunk async for chunk in dune.iter_csv(execution_id, page_size=2_000)])
+    assert len(csv.splitlines()) == 5_001
+
+
+async def test_the_datapoint_cap_is_never_exceeded(clients: ClientFactory, fake: FakeDune) -> None:
+    dune = clients(fake.transport())
+    execution_id = await completed_execution(dune, fake, Table.generated(50_000))
+    result = await dune.get_all_results(execution_id)
+    assert len(result.rows) == 50_000
+    # 1,000 rows to learn the shape, then 41,666 rows (6 columns) fill the second page.
+    assert fake.stats.requests["execution_results"] == 3
+
+
+async def test_partial_results_both_ways(clients: ClientFactory, fake: FakeDune) -> None:
+    dune = clients(fake.transport())
+    script = ExecutionScript(final_state=COMPLETED_PARTIAL, partial_rows=1_500)
+    execution_id = await completed_execution(dune, fake, Table.generated(4_000), script=script)
+    with pytest.raises(PartialResultError):
+        await dune.get_all_results(execution_id)
+    with pytest.raises(PartialResultError):
+        await dune.download_csv(execution_id, io.BytesIO())
+    result = await dune.get_all_results(execution_id, page_size=600, allow_partial_results=True)
+    assert result.is_partial
+    assert [row["id"] for row in result.rows] == list(range(1_500))
+    summary = await dune.download_csv(execution_id, io.BytesIO(), allow_partial_results=True)
+    assert summary.is_partial
+    assert summary.row_count == 1_500
+
+
+async def test_the_latest_result_of_a_query(clients: ClientFactory, fake: FakeDune) -> None:
+    dune = clients(fake.transport())
+    await completed_execution(dune, fake, Table.generated(2_345))
+    result = await dune.get_all_latest_results(1, page_size=1_000)
+    assert [row["id"] for row in result.rows] == list(range(2_345))
+    csv = b"".join([chunk async for chunk in dune.iter_latest_csv(1, page_size=1_000)])
+    assert len(csv.splitlines()) == 2_346
+
+
+class _Discard(io.RawIOBase):
+    """A binary sink that keeps nothing, so only the client's own memory is measured."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:  # type: ignore[override]
+        return len(data)  # type: ignore[arg-type]
+
+
+async def _peak_streaming(clients: ClientFactory, rows: int) -> int:
+    fake = FakeDune()
+    dune = clients(fake.transport())
+    table = Table.generated(rows)
+    # The fake keeps the values it generates (up to 65,536 rows' worth); fill that cache now so
+    # the measure sees only what reading costs.
+    for column in range(len(table.columns)):
+        table.column_values(column, range(rows))
+    execution_id = await completed_execution(dune, fake, table)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        count = 0
+        stream = dune.iter_rows(execution_id, page_size=500, concurrency=2)
+        async with aclosing(stream):
+            async for _row in stream:
+                count += 1
+        await dune.download_csv(execution_id, _Discard(), page_size=500, concurrency=2)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == rows
+    return peak
+
+
+async def test_streaming_memory_does_not_grow_with_the_result(clients: ClientFactory) -> None:
+    await _peak_streaming(clients, 1_000)  # warm caches and imports outside the measure
+    small = await _peak_streaming(clients, 4_000)
+    large = await _peak_streaming(clients, 24_000)
+    # Six times the rows, the same pages in flight: the peak stays where it was, while a list of
+    # every row would have grown it by megabytes.
+    assert large < small * 1.2 + 100_000, (small, large)
