@@ -1,0 +1,144 @@
+"""Reading a whole result page by page, into a row writer or as the server's CSV."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .._client import DuneClient
+from .._models import CSVPage, ExecutionResult
+from .._options import ResultOptions
+from ._display import Board, Display
+from ._output import RowWriter, Sink, split_csv_header
+
+__all__ = ["ResultSource", "copy_csv", "copy_rows"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultSource:
+    """Which result to read: an execution's, or the latest stored one of a saved query.
+
+    Attributes:
+        execution_id: The execution, or None when ``query_id`` is given.
+        query_id: A saved query whose latest result is read (no execution credits).
+        allow_partial: Read a truncated (``COMPLETED_PARTIAL``) result.
+        limit: Most rows to read, None for all.
+        page_size: Rows asked per page, None to let the server choose.
+    """
+
+    execution_id: str | None = None
+    query_id: int | None = None
+    allow_partial: bool = False
+    limit: int | None = None
+    page_size: int | None = None
+
+    def options(self, offset: int, read: int) -> ResultOptions:
+        """Return the options of the page starting at ``offset``, ``read`` rows in."""
+        options: ResultOptions = {"offset": offset}
+        want = self.page_size
+        if self.limit is not None:
+            left = self.limit - read
+            want = left if want is None else min(want, left)
+        if want is not None:
+            options["limit"] = want
+        if self.allow_partial:
+            options["allow_partial_results"] = True
+        return options
+
+    def name(self) -> str:
+        """Name the result in a message."""
+        if self.execution_id is not None:
+            return f"execution {self.execution_id}"
+        return f"query {self.query_id}"
+
+
+def _board(read: int, total: int | None, extra: str = "") -> Board:
+    return Board("downloading", done=read, total=total, unit="rows", extra=extra)
+
+
+async def _json_page(
+    dune: DuneClient, source: ResultSource, options: ResultOptions
+) -> ExecutionResult[dict[str, Any]]:
+    if source.execution_id is not None:
+        return await dune.get_execution_results(source.execution_id, **options)
+    assert source.query_id is not None  # one of the two is always set
+    return await dune.get_latest_result(source.query_id, **options)
+
+
+async def _csv_page(dune: DuneClient, source: ResultSource, options: ResultOptions) -> CSVPage:
+    if source.execution_id is not None:
+        return await dune.get_execution_results_csv(source.execution_id, **options)
+    assert source.query_id is not None  # one of the two is always set
+    return await dune.get_latest_result_csv(source.query_id, **options)
+
+
+async def copy_rows(
+    dune: DuneClient, source: ResultSource, writer: RowWriter, display: Display
+) -> int:
+    """Read every page (up to ``source.limit`` rows) into ``writer``; return the row count.
+
+    Pages are read by offset rather than by following ``next_uri``: the offset is all the
+    next request needs, and it cannot point anywhere but the configured origin.
+    """
+    offset = read = 0
+    started = False
+    while True:
+        page = await _json_page(dune, source, source.options(offset, read))
+        metadata = page.metadata
+        if not started:
+            writer.start(metadata.column_names if metadata is not None else [])
+            started = True
+        rows = page.rows
+        if source.limit is not None:
+            rows = rows[: source.limit - read]
+        writer.rows(rows)
+        read += len(rows)
+        total = metadata.total_row_count if metadata is not None else None
+        if source.limit is not None and total is not None:
+            total = min(total, source.limit)
+        display.update(_board(read, total))
+        done = source.limit is not None and read >= source.limit
+        if page.next_offset is None or not page.rows or done:
+            break
+        offset = page.next_offset
+    writer.finish()
+    return read
+
+
+async def copy_csv(
+    dune: DuneClient,
+    source: ResultSource,
+    sink: Sink,
+    display: Display,
+    *,
+    total: int | None = None,
+) -> int | None:
+    """Copy the server's CSV to ``sink`` page by page, with one header line for the whole result.
+
+    Args:
+        dune: The client.
+        source: The result to read.
+        sink: Where the CSV goes.
+        display: Shows rows copied so far.
+        total: Rows in the whole result, when the caller knows (for the progress bar).
+
+    Returns:
+        Rows copied when the count is known (from ``total`` and the paging headers), else None.
+    """
+    if total is not None and source.limit is not None:
+        total = min(total, source.limit)
+    offset = 0
+    while True:
+        page = await _csv_page(dune, source, source.options(offset, offset))
+        header, body = split_csv_header(page.data)
+        sink.write(header + body if offset == 0 else body)
+        if page.next_offset is None or page.next_offset <= offset:
+            break
+        # The next page starts where this one ended: the offset counts the rows copied.
+        offset = page.next_offset
+        display.update(_board(offset, total))
+        if source.limit is not None and offset >= source.limit:
+            return offset
+    if total is not None:
+        display.update(_board(total, total))
+    return total
