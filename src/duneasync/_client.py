@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -51,6 +52,9 @@ _DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 T = TypeVar("T")
 RowT = TypeVar("RowT")
+
+MaxAge = float | timedelta
+"""How old a stored result may be: seconds, or a ``timedelta``."""
 
 Parameters = Mapping[str, Any]
 """Query parameters by name: strings, numbers, booleans, dates or datetimes."""
@@ -290,12 +294,22 @@ class DuneClient(ResultsMixin, WatchMixin):
 
     @overload
     async def get_latest_result(
-        self, query_id: int, *, row_type: None = None, **options: Unpack[ResultOptions]
+        self,
+        query_id: int,
+        *,
+        row_type: None = None,
+        max_age: MaxAge | None = None,
+        **options: Unpack[ResultOptions],
     ) -> ExecutionResult[dict[str, Any]]: ...
 
     @overload
     async def get_latest_result(
-        self, query_id: int, *, row_type: type[RowT], **options: Unpack[ResultOptions]
+        self,
+        query_id: int,
+        *,
+        row_type: type[RowT],
+        max_age: MaxAge | None = None,
+        **options: Unpack[ResultOptions],
     ) -> ExecutionResult[RowT]: ...
 
     async def get_latest_result(
@@ -303,22 +317,52 @@ class DuneClient(ResultsMixin, WatchMixin):
         query_id: int,
         *,
         row_type: type[Any] | None = None,
+        max_age: MaxAge | None = None,
         **options: Unpack[ResultOptions],
     ) -> ExecutionResult[Any]:
-        """Return one page of the latest result of a saved query, without executing it.
+        """Return one page of the latest result of a saved query.
 
         Reading a stored result costs no execution credits. Takes the same options as
         ``get_execution_results``.
+
+        Args:
+            query_id: The saved query.
+            row_type: Decode rows into this type; dicts by default.
+            max_age: The oldest result to accept, in seconds or as a ``timedelta``. An older
+                one (or one with no end time) makes the client execute the query, wait for it
+                and return the new execution's page instead: that costs execution credits.
+            **options: As for ``get_execution_results``.
         """
         path = f"/query/{check_query_id(query_id)}/results"
-        return await self._results_page(path, row_type, options)
+        page = await self._results_page(path, row_type, options)
+        if max_age is None or not _is_stale(page, max_age):
+            return page
+        execution_id = await self._refresh(query_id)
+        return await self.get_execution_results(execution_id, row_type=row_type, **options)
 
     async def get_latest_result_csv(
-        self, query_id: int, **options: Unpack[ResultOptions]
+        self, query_id: int, *, max_age: MaxAge | None = None, **options: Unpack[ResultOptions]
     ) -> CSVPage:
-        """Return one page of the latest result of a saved query as CSV."""
+        """Return one page of the latest result of a saved query as CSV.
+
+        Args:
+            query_id: The saved query.
+            max_age: As for ``get_latest_result``; checking it costs one small JSON read.
+            **options: As for ``get_execution_results``.
+        """
+        if max_age is not None:
+            probe = await self.get_latest_result(query_id, limit=1)
+            if _is_stale(probe, max_age):
+                execution_id = await self._refresh(query_id)
+                return await self.get_execution_results_csv(execution_id, **options)
         path = f"/query/{check_query_id(query_id)}/results/csv"
         return await self._csv_page(path, options)
+
+    async def _refresh(self, query_id: int) -> str:
+        """Execute a query whose stored result is too old and wait until it completes."""
+        execution = await self.execute_query(query_id)
+        status = await self.wait_for_execution(execution.execution_id)
+        return status.execution_id or execution.execution_id
 
     @overload
     async def get_next_results(
@@ -453,6 +497,13 @@ class DuneClient(ResultsMixin, WatchMixin):
         return await self._transport.send(
             "GET", path, bucket="read", background=background, decode=decoding(PipelineStatus)
         )
+
+
+def _is_stale(page: ExecutionResult[Any], max_age: MaxAge) -> bool:
+    """Say whether a stored result ended longer than ``max_age`` ago (or has no end time)."""
+    limit = max_age if isinstance(max_age, timedelta) else timedelta(seconds=max_age)
+    ended = page.execution_ended_at or page.submitted_at
+    return ended is None or datetime.now(timezone.utc) - ended > limit
 
 
 class _CancelResponse(msgspec.Struct):

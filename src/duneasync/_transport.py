@@ -271,6 +271,12 @@ class Transport:
                 self.gate.record(bucket, None)
             logger.debug("%s -> %s", describe_request(request), type(exc).__name__)
             raise _connection_error(request, exc) from exc
+        except BaseException:
+            # Cancelled mid-flight: the request may have reached the server, so it counts as
+            # spent, and the gate's slot is released now rather than left to expire.
+            if self.gate is not None:
+                self.gate.record(bucket, None)
+            raise
         now = anyio.current_time()
         info = parse_rate_limits(response.headers, received_at=now)
         if info is not None:
