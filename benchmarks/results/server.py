@@ -68,7 +68,7 @@ class StoredResults(FakeDune):
 
 async def _serve(sizes: list[int]) -> None:
     fake = StoredResults(api_key=KEY)
-    executions = []
+    executions: list[str] = []
     for query_id, rows in enumerate(sizes, start=1):
         table = Table.generated(rows)
         fake.add_query(query_id, table, script=ExecutionScript.completed())

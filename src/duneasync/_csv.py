@@ -32,6 +32,7 @@ from ._paging import (
     page_size_for,
     run_in_order,
 )
+from ._transport import with_body
 
 if TYPE_CHECKING:
     from ._transport import Transport
@@ -106,11 +107,11 @@ class CSVReader:
     async def start(self) -> list[tuple[int, int | None]]:
         """Learn the result's shape from a one-row JSON page and plan the CSV ranges."""
         params = {**self._params, "offset": "0", "limit": "1"}
-        response = await self._transport.send("GET", self.source.path, bucket="read", params=params)
+        response, body = await self._transport.get_body(self.source.path, params=params)
         try:
-            probe = page_decoder(None).decode(response.content)
+            probe = page_decoder(None).decode(body)
         except msgspec.DecodeError as exc:
-            raise decode_error(response.request, response, str(exc)) from exc
+            raise decode_error(response.request, with_body(response, body), str(exc)) from exc
         check_state(probe, self.source, allow_partial=self.allow_partial)
         self.probe = probe
         if probe.execution_id:
@@ -138,14 +139,18 @@ class CSVReader:
         metadata = self.probe.metadata if self.probe is not None else None
         return list(metadata.column_names) if metadata is not None else []
 
-    async def fetch_range(self, start: int, stop: int | None) -> list[tuple[int, bytes]]:
-        """Fetch rows ``[start, stop)`` as CSV bodies (header included), with their row counts."""
-        bodies: list[tuple[int, bytes]] = []
+    async def fetch_range(self, start: int, stop: int | None) -> list[tuple[int, list[bytes]]]:
+        """Fetch rows ``[start, stop)`` as CSV bodies (header included), with their row counts.
+
+        Each body is kept as the chunks it arrived in: written to a file one after the other,
+        they never need joining into one more copy of the page.
+        """
+        bodies: list[tuple[int, list[bytes]]] = []
         offset = start
         while True:
             limit = self.page_size if stop is None else max(1, min(self.page_size, stop - offset))
             params = {**self._params, "offset": str(offset), "limit": str(limit)}
-            response = await self._get(params)
+            response, body = await self._get(params)
             next_offset = _next_offset(response.headers)
             if next_offset is not None and (
                 next_offset <= offset or (stop is not None and next_offset > stop)
@@ -164,12 +169,12 @@ class CSVReader:
                 rows = next_offset - offset
             else:
                 rows = max(0, total - offset) if total is not None else -1
-            bodies.append((rows, response.content))
+            bodies.append((rows, body))
             if next_offset is None or (stop is not None and next_offset >= stop):
                 return bodies
             offset = next_offset
 
-    async def _get(self, params: Mapping[str, str]) -> httpx.Response:
+    async def _get(self, params: Mapping[str, str]) -> tuple[httpx.Response, list[bytes]]:
         """Fetch one CSV page whole, re-sending when its body arrived shorter than announced.
 
         CSV has no structure that would reveal a cut body, so its length is checked against
@@ -177,47 +182,54 @@ class CSVReader:
         """
         attempts = self._transport.retry.attempts
         for attempt in range(1, attempts + 1):
-            response = await self._transport.send("GET", self._path, bucket="read", params=params)
+            response, chunks = await self._transport.get_chunks(self._path, params=params)
             announced = response.headers.get("content-length", "")
+            size = sum(map(len, chunks))
             whole = (
                 "content-encoding" in response.headers
                 or not announced.isdigit()
-                or int(announced) == len(response.content)
+                or int(announced) == size
             )
             if whole:
-                return response
+                return response, chunks
             if attempt >= attempts:
                 raise decode_error(
                     response.request,
-                    response,
-                    f"the CSV body holds {len(response.content)} of {announced} bytes",
+                    with_body(response, b"".join(chunks)),
+                    f"the CSV body holds {size} of {announced} bytes",
                 )
             logger.info("re-reading a CSV page of %s: body cut short", self.source.description)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def strip(self, body: bytes) -> bytes:
-        """Return a page's rows, dropping its header line after the first page's."""
-        cut = body.find(b"\n") + 1 if body else 0
-        header = body[:cut] if cut else body
+    def strip(self, chunks: list[bytes]) -> list[bytes | memoryview]:
+        """Return a page's rows, dropping its header line after the first page's.
+
+        The header is cut off through a memoryview: slicing the bytes would copy the page.
+        """
+        if chunks and b"\n" not in chunks[0]:
+            chunks = [b"".join(chunks)]  # a header longer than a chunk: rare, and small
+        first = chunks[0] if chunks else b""
+        cut = first.find(b"\n") + 1 if first else 0
+        header = first[:cut] if cut else first
         if self._header is None:
             self._header = header
-            return body
+            return list(chunks)
         if header != self._header:
             raise ResultChangedError(
                 f"{self.source.description}: a CSV page came with other columns than the first;"
                 " read it again"
             )
-        return body[cut:] if cut else b""
+        return [memoryview(first)[cut:], *chunks[1:]] if cut else []
 
     def _count(self, rows: int) -> None:
         if rows >= 0:
             self.rows_written += rows
 
-    async def run(self, consume: Callable[[bytes], Awaitable[None]]) -> None:
-        """Read the whole result and hand each chunk (header first) to ``consume``, in order."""
+    async def run(self, consume: Callable[[list[bytes | memoryview]], Awaitable[None]]) -> None:
+        """Read the whole result and hand each page's chunks (header first) to ``consume``."""
         ranges = await self.start()
 
-        async def on_page(page: tuple[int, bytes]) -> None:
+        async def on_page(page: tuple[int, list[bytes]]) -> None:
             self._count(page[0])
             await consume(self.strip(page[1]))
 
@@ -228,16 +240,16 @@ class CSVReader:
         ranges = await self.start()
         batches = iter_in_batches(ranges, self.fetch_range, concurrency=self.concurrency)
         async with aclosing(batches):
-            async for rows, body in batches:
+            async for rows, chunks in batches:
                 self._count(rows)
-                yield self.strip(body)
+                yield b"".join(self.strip(chunks))
 
 
 async def write_atomically(
     destination: str | os.PathLike[str] | BinaryIO,
-    produce: Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]],
+    produce: Callable[[Callable[[list[bytes | memoryview]], Awaitable[None]]], Awaitable[None]],
 ) -> tuple[int, str | None]:
-    """Write what ``produce`` hands its writer to ``destination``.
+    """Write the chunks ``produce`` hands its writer to ``destination``, in order.
 
     A path is written through a temporary file in the same directory, renamed over the
     destination only once everything is written: a failure leaves no half file behind (and an
@@ -252,10 +264,11 @@ async def write_atomically(
             raise ConfigurationError("destination must be a path or a binary file-like object")
         sink = destination
 
-        async def write_to(chunk: bytes) -> None:
+        async def write_to(chunks: list[bytes | memoryview]) -> None:
             nonlocal written
-            sink.write(chunk)
-            written += len(chunk)
+            for chunk in chunks:
+                sink.write(chunk)
+                written += len(chunk)
 
         await produce(write_to)
         return written, None
@@ -266,11 +279,11 @@ async def write_atomically(
     try:
         with os.fdopen(fd, "wb") as file:
 
-            async def write_file(chunk: bytes) -> None:
+            async def write_file(chunks: list[bytes | memoryview]) -> None:
                 nonlocal written
                 # A page is a few megabytes: write it off the event loop.
-                await anyio.to_thread.run_sync(file.write, chunk)
-                written += len(chunk)
+                await anyio.to_thread.run_sync(file.writelines, chunks)
+                written += sum(map(len, chunks))
 
             await produce(write_file)
         os.replace(temporary, target)

@@ -41,14 +41,18 @@ from ._errors import (
 )
 from ._models import ExecutionResult, ExecutionState, ExecutionStatus, ResultMetadata
 from ._options import result_params
-from ._transport import check_execution_id, check_query_id
+from ._transport import check_execution_id, check_query_id, with_body
 
 if TYPE_CHECKING:
+    import httpx
+
     from ._transport import Transport
 
 __all__ = [
     "DATAPOINT_CAP",
     "DEFAULT_CONCURRENCY",
+    "STREAM_CONCURRENCY",
+    "Fetched",
     "PageReader",
     "ResultSource",
     "page_size_for",
@@ -63,6 +67,14 @@ DATAPOINT_CAP = 250_000
 
 DEFAULT_CONCURRENCY = 4
 """Pages requested at once by default: enough to hide the server's latency, light on the budget."""
+
+STREAM_CONCURRENCY = 2
+"""Pages requested at once by default by the row and page iterators (``iter_rows`` etc.).
+
+Lower than ``DEFAULT_CONCURRENCY``: a streaming read is meant to take the same memory for any
+result, and each request in flight holds a page body. Two keep one page arriving while
+another is decoded.
+"""
 
 # The first page's size when the column count is unknown: under the datapoint cap for results of
 # up to 250 columns, and small enough that learning the shape costs one quick round trip.
@@ -307,6 +319,28 @@ async def iter_in_batches(
                 yield page
 
 
+class Fetched:
+    """The undecoded answer to a range's first request (see ``PageReader.prefetch``).
+
+    Attributes:
+        start: The range's first row.
+        stop: The row after its last; None for the end of the result.
+    """
+
+    def __init__(self, start: int, stop: int | None, response: httpx.Response, body: bytes) -> None:
+        self.start = start
+        self.stop = stop
+        self._answer: tuple[httpx.Response, bytes] | None = (response, body)
+
+    def take(self) -> tuple[httpx.Response, bytes]:
+        """Hand over the response and body, and let go of them (each is taken once)."""
+        answer = self._answer
+        if answer is None:
+            raise RuntimeError("this body was already taken")  # pragma: no cover
+        self._answer = None
+        return answer
+
+
 @dataclass
 class _Shape:
     """What the first page told about the whole result."""
@@ -358,22 +392,27 @@ class PageReader:
             return min(self._requested_size or _PROBE_ROWS, _PROBE_ROWS)
         return page_size_for(columns, requested=self._requested_size, ignore_cap=self._ignore_cap)
 
-    async def _get(self, offset: int, limit: int) -> ExecutionResult[Any]:
+    async def _get(
+        self, offset: int, limit: int, *, fetched: Fetched | None = None
+    ) -> ExecutionResult[Any]:
+        # ``fetched``: the body of this very request, already read by ``prefetch``.
         params = {**self._params, "offset": str(offset), "limit": str(limit)}
         attempts = self._transport.retry.attempts
         for attempt in range(1, attempts + 1):
-            response = await self._transport.send(
-                "GET", self.source.path, bucket="read", params=params
-            )
+            if fetched is not None and attempt == 1:
+                response, body = fetched.take()
+            else:
+                response, body = await self._transport.get_body(self.source.path, params=params)
             try:
-                return self._decoder.decode(response.content)
+                return self._decoder.decode(body)
             except msgspec.ValidationError as exc:
                 # The body is whole but does not fit the row type: sending again cannot help.
-                raise decode_error(response.request, response, str(exc)) from exc
+                raise decode_error(response.request, with_body(response, body), str(exc)) from exc
             except msgspec.DecodeError as exc:
                 # A body cut short on the way decodes as broken JSON: a GET may simply be re-sent.
                 if attempt >= attempts:
-                    raise decode_error(response.request, response, str(exc)) from exc
+                    readable = with_body(response, body)
+                    raise decode_error(response.request, readable, str(exc)) from exc
                 logger.info(
                     "re-reading %s at offset %d: body did not decode",
                     self.source.description,
@@ -449,13 +488,36 @@ class PageReader:
         if total is not None and end >= total and page.next_offset is not None:
             raise ResultChangedError(f"{what} has more rows than its total of {total}")
 
-    async def fetch_range(self, start: int, stop: int | None) -> list[ExecutionResult[Any]]:
-        """Fetch rows ``[start, stop)`` (to the end if None) in as many pages as needed."""
+    def _limit(self, offset: int, stop: int | None) -> int:
+        return self.page_size if stop is None else min(self.page_size, stop - offset)
+
+    async def prefetch(self, start: int, stop: int | None) -> list[Fetched]:
+        """Read the body of the first request of a range, leaving it undecoded.
+
+        For streaming: bodies wait as bytes, several times smaller than decoded rows, and
+        ``fetch_range(..., fetched=...)`` decodes each one only when its turn comes.
+        """
+        limit = self._limit(start, stop)
+        params = {**self._params, "offset": str(start), "limit": str(limit)}
+        response, body = await self._transport.get_body(self.source.path, params=params)
+        return [Fetched(start, stop, response, body)]
+
+    async def fetch_range(
+        self, start: int, stop: int | None, *, fetched: Fetched | None = None
+    ) -> list[ExecutionResult[Any]]:
+        """Fetch rows ``[start, stop)`` (to the end if None) in as many pages as needed.
+
+        Args:
+            start: The first row.
+            stop: The row after the last; None for the end of the result.
+            fetched: The range's first body, read by ``prefetch``; its request is not re-sent.
+        """
         pages: list[ExecutionResult[Any]] = []
         offset = start
         while stop is None or offset < stop:
-            limit = self.page_size if stop is None else min(self.page_size, stop - offset)
-            page = await self._get(offset, limit)
+            limit = self._limit(offset, stop)
+            page = await self._get(offset, limit, fetched=fetched)
+            fetched = None
             if stop is not None and len(page.rows) > stop - offset and page.result is not None:
                 # The server ignored the limit: keep only this range's rows, the next range
                 # fetches the others.

@@ -14,7 +14,7 @@ inside a task group that ends before they return.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, overload
 
@@ -26,6 +26,7 @@ from ._frames import arrow_table, polars_frame
 from ._models import ExecutionResult, ResultData
 from ._paging import (
     DEFAULT_CONCURRENCY,
+    STREAM_CONCURRENCY,
     PageReader,
     ResultSource,
     iter_in_batches,
@@ -61,9 +62,9 @@ class ResultsMixin:
         *,
         row_type: None = None,
         page_size: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = STREAM_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[ExecutionResult[dict[str, Any]]]: ...
+    ) -> AsyncGenerator[ExecutionResult[dict[str, Any]], None]: ...
 
     @overload
     def iter_result_pages(
@@ -72,9 +73,9 @@ class ResultsMixin:
         *,
         row_type: type[RowT],
         page_size: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = STREAM_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[ExecutionResult[RowT]]: ...
+    ) -> AsyncGenerator[ExecutionResult[RowT], None]: ...
 
     async def iter_result_pages(
         self,
@@ -82,15 +83,16 @@ class ResultsMixin:
         *,
         row_type: type[Any] | None = None,
         page_size: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = STREAM_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[ExecutionResult[Any]]:
+    ) -> AsyncGenerator[ExecutionResult[Any], None]:
         """Yield every page of an execution's result, in order, fetching pages in parallel.
 
         The first page tells the row and column counts; the rest are then requested by offset,
-        ``concurrency`` at a time, and yielded strictly in row order. Memory holds at most
-        ``concurrency`` pages. Every row is yielded exactly once, even when requests fail and
-        are retried or the server returns fewer rows than asked.
+        ``concurrency`` at a time, and yielded strictly in row order. Each page is decoded only
+        when its turn comes: memory holds ``concurrency`` undecoded bodies and one decoded page,
+        whatever the size of the result. Every row is yielded exactly once, even when requests
+        fail and are retried or the server returns fewer rows than asked.
 
         Args:
             execution_id: The execution.
@@ -99,6 +101,7 @@ class ResultsMixin:
             page_size: Rows per request. By default the most that fits the server's
                 250,000-datapoint cap for the result's column count.
             concurrency: Most page requests in flight at once (all share the rate budget).
+                Memory holds that many undecoded page bodies plus the page being read.
             **filters: ``columns``, ``filters``, ``sort_by``, ``allow_partial_results``,
                 ``ignore_max_datapoints_per_request`` (see ``ResultFilters``).
 
@@ -122,9 +125,9 @@ class ResultsMixin:
         *,
         row_type: None = None,
         page_size: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = STREAM_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[ExecutionResult[dict[str, Any]]]: ...
+    ) -> AsyncGenerator[ExecutionResult[dict[str, Any]], None]: ...
 
     @overload
     def iter_latest_result_pages(
@@ -133,9 +136,9 @@ class ResultsMixin:
         *,
         row_type: type[RowT],
         page_size: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = STREAM_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[ExecutionResult[RowT]]: ...
+    ) -> AsyncGenerator[ExecutionResult[RowT], None]: ...
 
     async def iter_latest_result_pages(
         self,
@@ -143,9 +146,9 @@ class ResultsMixin:
         *,
         row_type: type[Any] | None = None,
         page_size: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = STREAM_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[ExecutionResult[Any]]:
+    ) -> AsyncGenerator[ExecutionResult[Any], None]:
         """Yield every page of the latest result of a saved query (see ``iter_result_pages``).
 
         Raises:
@@ -167,9 +170,9 @@ class ResultsMixin:
         *,
         row_type: None = None,
         page_size: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = STREAM_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[dict[str, Any]]: ...
+    ) -> AsyncGenerator[dict[str, Any], None]: ...
 
     @overload
     def iter_rows(
@@ -178,9 +181,9 @@ class ResultsMixin:
         *,
         row_type: type[RowT],
         page_size: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = STREAM_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[RowT]: ...
+    ) -> AsyncGenerator[RowT, None]: ...
 
     async def iter_rows(
         self,
@@ -188,20 +191,17 @@ class ResultsMixin:
         *,
         row_type: type[Any] | None = None,
         page_size: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = STREAM_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Yield every row of an execution's result, in order, in bounded memory.
 
         Takes the same arguments as ``iter_result_pages`` and raises the same errors.
         """
         source = ResultSource.execution(execution_id)
-        async with aclosing(
-            self._pages(source, row_type, page_size, concurrency, filters)
-        ) as pages:
-            async for page in pages:
-                for row in page.rows:
-                    yield row
+        async with aclosing(self._rows(source, row_type, page_size, concurrency, filters)) as rows:
+            async for row in rows:
+                yield row
 
     @overload
     def iter_latest_rows(
@@ -210,9 +210,9 @@ class ResultsMixin:
         *,
         row_type: None = None,
         page_size: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = STREAM_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[dict[str, Any]]: ...
+    ) -> AsyncGenerator[dict[str, Any], None]: ...
 
     @overload
     def iter_latest_rows(
@@ -221,9 +221,9 @@ class ResultsMixin:
         *,
         row_type: type[RowT],
         page_size: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = STREAM_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[RowT]: ...
+    ) -> AsyncGenerator[RowT, None]: ...
 
     async def iter_latest_rows(
         self,
@@ -231,17 +231,14 @@ class ResultsMixin:
         *,
         row_type: type[Any] | None = None,
         page_size: int | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = STREAM_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Yield every row of the latest result of a saved query (see ``iter_rows``)."""
         source = ResultSource.latest(query_id)
-        async with aclosing(
-            self._pages(source, row_type, page_size, concurrency, filters)
-        ) as pages:
-            async for page in pages:
-                for row in page.rows:
-                    yield row
+        async with aclosing(self._rows(source, row_type, page_size, concurrency, filters)) as rows:
+            async for row in rows:
+                yield row
 
     # -- whole results ----------------------------------------------------------------------
 
@@ -334,7 +331,7 @@ class ResultsMixin:
         page_size: int | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Yield an execution's whole result as CSV bytes: the header once, then every row.
 
         One chunk per page; no more than ``concurrency`` pages are held at once. The CSV is the
@@ -355,7 +352,7 @@ class ResultsMixin:
         page_size: int | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         **filters: Unpack[ResultFilters],
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Yield the latest result of a saved query as CSV bytes (see ``iter_csv``).
 
         Every page is read from the execution the first request found, so the chunks never mix
@@ -506,10 +503,32 @@ class ResultsMixin:
         first = await reader.first_page()
         ranges = reader.plan(first)
         yield first
-        batches = iter_in_batches(ranges, reader.fetch_range, concurrency=concurrency)
+        # Pages wait as undecoded bodies and are decoded one at a time as the caller reaches
+        # them: decoded rows take several times the bytes of their JSON, and holding a batch of
+        # them at once is what would make a streaming read's memory a multiple of a page.
+        batches = iter_in_batches(ranges, reader.prefetch, concurrency=concurrency)
         async with aclosing(batches):
-            async for page in batches:
-                yield page
+            async for fetched in batches:
+                pages = await reader.fetch_range(fetched.start, fetched.stop, fetched=fetched)
+                while pages:
+                    # Popped, so that no page outlives its turn here while the next is decoded.
+                    yield pages.pop(0)
+
+    async def _rows(
+        self,
+        source: ResultSource,
+        row_type: type[Any] | None,
+        page_size: int | None,
+        concurrency: int,
+        filters: ResultFilters,
+    ) -> AsyncGenerator[Any, None]:
+        async with aclosing(
+            self._pages(source, row_type, page_size, concurrency, filters)
+        ) as pages:
+            async for page in pages:
+                for row in page.rows:
+                    yield row
+                del page  # let the page go before the next one is decoded
 
     async def _all(
         self,
