@@ -3,6 +3,7 @@
 Start with ``DuneClient``; test against ``duneasync.testing.FakeDune``.
 """
 
+from ._aiohttp import AiohttpTransport
 from ._budget import BudgetStats, RateBudget
 from ._client import DEFAULT_BASE_URL, DuneClient
 from ._csv import CSVDownload
@@ -85,6 +86,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
     "BatchRun",

@@ -144,6 +144,7 @@ class DuneClient(ResultsMixin, WatchMixin):
             http=self._http,
             retry=retry or RetryPolicy(),
             gate=gate if rate_budget is None else rate_budget,
+            direct=transport,
         )
 
     def __repr__(self) -> str:

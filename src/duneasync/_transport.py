@@ -35,6 +35,7 @@ __all__ = [
     "check_execution_id",
     "check_query_id",
     "parse_base_url",
+    "with_body",
 ]
 
 logger = logging.getLogger("duneasync")
@@ -47,6 +48,7 @@ Bucket = Literal["read", "write"]
 _API_PREFIX = "/api/v1"
 _EXECUTION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _JSON_ENCODER = msgspec.json.Encoder()
+_URL_CACHE = 1024
 # Failures that happen before a byte of the request reaches the server: the server cannot have
 # acted, so even a POST may be sent again.
 _BEFORE_SENDING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -112,21 +114,50 @@ class Transport:
         http: httpx.AsyncClient,
         retry: RetryPolicy,
         gate: RequestGate | None = None,
+        direct: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url
         self._api_key = api_key
         self._http = http
+        self._direct = direct
         self.retry = retry
         self.gate = gate
-        self.rate_limits: RateLimitInfo | None = None
-        self._headers = {
-            "X-Dune-Api-Key": api_key,
-            "User-Agent": f"duneasync/{__version__}",
-            "Accept": "application/json",
-        }
+        self._rate_headers: tuple[str | None, str | None, float] | None = None
+        self._rate_limits: RateLimitInfo | None = None
+        # Built once: per-request header merging and URL re-parsing were a measurable share
+        # of the client's CPU per request (docs/benchmarks-watch.md, benchmark 3).
+        self._headers = httpx.Headers(
+            {
+                "X-Dune-Api-Key": api_key,
+                "User-Agent": f"duneasync/{__version__}",
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+            }
+        )
+        self._json_headers = httpx.Headers(
+            dict(self._headers, **{"Content-Type": "application/json"})
+        )
+        self._prefix = str(self.url(""))
+        self._urls: dict[str, httpx.URL] = {}
+        self._extensions = {"timeout": http.timeout.as_dict()}
 
     def __repr__(self) -> str:
         return f"Transport(base_url={str(self.base_url)!r})"
+
+    @property
+    def rate_limits(self) -> RateLimitInfo | None:
+        """The rate-limit headers of the latest response that carried them."""
+        # Parsed when asked for, not per response: most responses are never looked at.
+        if self._rate_headers is not None:
+            policy, state, received_at = self._rate_headers
+            headers = {
+                name: value
+                for name, value in (("ratelimit-policy", policy), ("ratelimit", state))
+                if value is not None
+            }
+            self._rate_limits = parse_rate_limits(headers, received_at=received_at)
+            self._rate_headers = None
+        return self._rate_limits
 
     def url(self, path: str) -> httpx.URL:
         """Return the absolute URL of an API path such as ``/execution/ID/status``."""
@@ -150,13 +181,25 @@ class Transport:
         params: Mapping[str, str] | None,
         json: Any,
     ) -> httpx.Request:
-        headers = dict(self._headers)
-        content: bytes | None = None
-        if json is not None:
-            content = _JSON_ENCODER.encode(json)
-            headers["Content-Type"] = "application/json"
-        return self._http.build_request(
-            method, self.url(path), params=params, content=content, headers=headers
+        # Built directly rather than by ``AsyncClient.build_request``: the client's own headers
+        # and cookies are not used (see DuneClient's ``http_client``), its timeout is.
+        if json is None:
+            content, headers = None, self._headers
+        else:
+            content, headers = _JSON_ENCODER.encode(json), self._json_headers
+        url = self._urls.get(path)
+        if url is None:
+            # Polls repeat the same few paths; parsing a URL costs more than sending it.
+            if len(self._urls) >= _URL_CACHE:
+                self._urls.clear()
+            url = self._urls[path] = httpx.URL(self._prefix + path)
+        return httpx.Request(
+            method,
+            url,
+            params=params,
+            content=content,
+            headers=headers,
+            extensions=self._extensions,
         )
 
     @overload
@@ -219,6 +262,44 @@ class Transport:
                 return response if decode is None else decode(response)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
+    async def get_chunks(
+        self, path: str, *, params: Mapping[str, str] | None = None
+    ) -> tuple[httpx.Response, list[bytes]]:
+        """Send a GET, retrying as the policy allows, and return its 2xx response and body.
+
+        The body is read as it arrives and handed back, as the chunks it arrived in, apart from
+        the response, which never holds it. An httpx response sits in a reference cycle (it and
+        its stream point at each other), so a body kept in it lives on until the cyclic garbage
+        collector runs: pages of megabytes would pile up by the dozen. A body cut off while it
+        streams is retried like any failed GET.
+
+        Raises:
+            APIStatusError: A non-2xx answer (after retries).
+            APIConnectionError: No answer, or no whole body (after retries).
+        """
+        async for attempt in self.retry.retrying(idempotent=True):
+            with attempt:
+                request = self._build("GET", path, params, None)
+                response = await self._send_once(
+                    request, bucket="read", background=False, stream=True
+                )
+                try:
+                    chunks = [chunk async for chunk in response.aiter_bytes()]
+                except httpx.TransportError as exc:
+                    raise _connection_error(request, exc) from exc
+                finally:
+                    await response.aclose()
+                return response, chunks
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def get_body(
+        self, path: str, *, params: Mapping[str, str] | None = None
+    ) -> tuple[httpx.Response, bytes]:
+        """Like ``get_chunks``, with the body in one piece (to decode it)."""
+        response, chunks = await self.get_chunks(path, params=params)
+        # bytes.join hands back a lone chunk as it is, without a copy.
+        return response, b"".join(chunks)
+
     @asynccontextmanager
     async def stream(
         self,
@@ -264,8 +345,7 @@ class Transport:
             await self.gate.acquire(bucket, background=background)
         started = anyio.current_time()
         try:
-            # Never follow redirects: the key is a custom header, which httpx would carry along.
-            response = await self._http.send(request, stream=stream, follow_redirects=False)
+            response = await self._exchange(request, stream=stream)
         except httpx.TransportError as exc:
             if self.gate is not None:
                 self.gate.record(bucket, None)
@@ -278,14 +358,15 @@ class Transport:
                 self.gate.record(bucket, None)
             raise
         now = anyio.current_time()
-        info = parse_rate_limits(response.headers, received_at=now)
-        if info is not None:
-            self.rate_limits = info
+        policy, state = response.headers.get("ratelimit-policy"), response.headers.get("ratelimit")
+        if policy is not None or state is not None:
+            self._rate_headers = (policy, state, now)
         if self.gate is not None:
             self.gate.record(bucket, response)
-        logger.debug(
-            "%s -> %d in %.3f s", describe_request(request), response.status_code, now - started
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # the message's arguments cost per request
+            logger.debug(
+                "%s -> %d in %.3f s", describe_request(request), response.status_code, now - started
+            )
         if response.is_success:
             return response
         if stream:
@@ -296,6 +377,32 @@ class Transport:
             finally:
                 await response.aclose()
         raise status_error(request, response)
+
+    async def _exchange(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        if self._direct is None:
+            # Never follow redirects: the key is a custom header, which httpx would carry along.
+            return await self._http.send(request, stream=stream, follow_redirects=False)
+        # A transport the client was given and owns: hand it the request without the
+        # AsyncClient's machinery (auth, cookie jar, redirects, hooks), none of which applies
+        # here and which cost more CPU than the aiohttp transport itself.
+        response = await self._direct.handle_async_request(request)
+        response.request = request
+        if not stream:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        return response
+
+
+def with_body(response: httpx.Response, body: bytes) -> httpx.Response:
+    """Return a copy of a response read by ``Transport.get_body`` that holds its body.
+
+    For errors that describe the body, which is rare enough to pay for the copy.
+    """
+    return httpx.Response(
+        response.status_code, headers=response.headers, content=body, request=response.request
+    )
 
 
 def _connection_error(request: httpx.Request, exc: httpx.TransportError) -> APIConnectionError:
