@@ -20,7 +20,6 @@ import random
 import resource
 import statistics
 import subprocess
-import sys
 import time
 import tracemalloc
 from collections.abc import Mapping, Sequence
@@ -32,44 +31,8 @@ import anyio
 from duneasync import DuneClient, PollPolicy, PollScheduler, Progress, QuerySpec, RateBudget, watch
 from duneasync.testing import DEFAULT_API_KEY
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class Server:
-    def __init__(self, *, read: int, write: int, median: float, cap: float) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).with_name("_server.py")),
-                f"--read={read}",
-                f"--write={write}",
-                f"--median={median}",
-                f"--cap={cap}",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert self.proc.stdout is not None
-        self.base_url = self.proc.stdout.readline().strip()
-
-    def ask(self, command: str) -> Any:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())
-
-    def close(self) -> None:
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.flush()
-            self.proc.wait(timeout=10)
-        except Exception:
-            self.proc.kill()
+from ._cost import BENCH_PYTHON, per_request_cpu, watched_over_sockets
+from ._harness import ROOT, Server
 
 
 def p95(values: Sequence[float]) -> float:
@@ -114,12 +77,17 @@ def oracle(ended: Mapping[str, float], rate: float) -> list[float]:
 
 
 async def fan_out(
-    args: argparse.Namespace, *, stagger: float, policy: PollPolicy | None = None, label: str = ""
+    args: argparse.Namespace,
+    *,
+    stagger: float,
+    policy: PollPolicy | None = None,
+    reserve: int | None = None,
+    label: str = "",
 ) -> dict[str, Any]:
     count, read = 300, 600
     server = Server(read=read, write=100_000, median=args.median, cap=args.cap)
     try:
-        budget = RateBudget(read=read, write=100_000)
+        budget = RateBudget(read=read, write=100_000, reserve=reserve)
         detected: dict[str, float] = {}
         async with DuneClient(
             DEFAULT_API_KEY, base_url=server.base_url, rate_budget=budget, poll_policy=policy
@@ -166,6 +134,46 @@ async def fan_out(
         "or_mean": statistics.mean(or_lags),
         "or_p95": p95(or_lags),
         "or_requests": len(or_lags),
+    }
+
+
+def official_fan_out(args: argparse.Namespace, *, stagger: float, ping: float) -> dict[str, Any]:
+    """Scenario 1 with the official client, in the benchmark venv, against its own fake."""
+    count, read = 300, 600
+    server = Server(read=read, write=100_000, median=args.median, cap=args.cap)
+    try:
+        out = subprocess.run(
+            [
+                BENCH_PYTHON,
+                str(Path(__file__).with_name("_official.py")),
+                server.base_url,
+                DEFAULT_API_KEY,
+                f"--count={count}",
+                f"--stagger={stagger}",
+                f"--ping={ping}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        report = json.loads(out.strip().splitlines()[-1])
+        truth = server.ask("truth")
+        served = server.ask("stats")
+    finally:
+        server.close()
+    detected: dict[str, float] = report["detected"]
+    submitted = {row[0]: row[1] for row in truth}
+    ended = {row[0]: row[2] for row in truth}
+    lags = [detected[k] - ended[k] for k in ended]
+    return {
+        "lag_mean": statistics.mean(lags),
+        "lag_p95": p95(lags),
+        "requests": served["requests"].get("execution_status", 0),
+        "rate_limited": served["rate_limited"],
+        "errors": report["errors"],
+        "wall": report["wall"],
+        "last_known": max(detected.values()) - min(submitted.values()),
+        "ping": ping,
     }
 
 
@@ -258,7 +266,7 @@ def machine() -> str:
 
 
 def render(results: dict[str, Any], command: str) -> str:
-    f1 = results["fan_out"]
+    results["fan_out"]
     lines = [
         "# Watcher benchmarks",
         "",
@@ -276,15 +284,32 @@ def render(results: dict[str, Any], command: str) -> str:
         "| scenario | lag mean | lag p95 | status requests | 429s | last state known after | wall |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for f in (f1, results["staggered"], results["staggered_eager"]):
+    for key in ("fan_out", "staggered", "staggered_before"):
+        f = results[key]
+        lines.append(
+            f"| {f['name']}: duneasync | {f['lag_mean']:.2f} s | {f['lag_p95']:.2f} s | {f['requests']} | {f['rate_limited']} | {f['last_known']:.1f} s | {f['wall']:.1f} s |"
+        )
+        lines.extend(
+            f"| {f['name']}: official client, `run_query` loop (ping {o['ping']:g} s) under gather | {o['lag_mean']:.2f} s | {o['lag_p95']:.2f} s | {o['requests']} | {o['rate_limited']} | {o['last_known']:.1f} s | {o['wall']:.1f} s |"
+            for o in results.get(f"{key}_official", [])
+        )
         lines += [
-            f"| {f['name']}: duneasync | {f['lag_mean']:.2f} s | {f['lag_p95']:.2f} s | {f['requests']} | {f['rate_limited']} | {f['last_known']:.1f} s | {f['wall']:.1f} s |",
             f"| {f['name']}: round-robin reference | {f['rr_mean']:.2f} s | {f['rr_p95']:.2f} s | {f['rr_requests']} | 0 | {f['rr_last']:.1f} s | |",
             f"| {f['name']}: oracle | {f['or_mean']:.2f} s | {f['or_p95']:.2f} s | {f['or_requests']} | 0 | | |",
         ]
+    ratios = ", ".join(
+        f"{r['lag_mean'] / r['rr_mean']:.3f}x / {r['lag_p95'] / r['rr_p95']:.3f}x"
+        for r in results["staggered_runs"]
+    )
+    lines += [
+        "",
+        f"Staggered, duneasync against round-robin (mean / p95), every run: {ratios}; the table shows",
+        "the run with the median mean ratio.",
+    ]
     p = results["pipeline"]
     q = results["pipeline50"]
     s = results["scale"]
+    cpu = results["cpu"]
     lines += [
         "",
         "## 2 and 4. Many queries through one pipeline (Free plan: 15 writes/min, 40 reads/min)",
@@ -305,39 +330,159 @@ def render(results: dict[str, Any], command: str) -> str:
         "",
         "| scenario | polls | client CPU per poll | peak traced memory of the watcher | process max RSS |",
         "| --- | --- | --- | --- | --- |",
-        f"| {s['name']} | {s['polls']} | {s['cpu_per_poll_us']:.0f} us | {s['peak_mb']:.1f} MB | {s['rss_mb']:.0f} MB |",
+        f"| {s['name']} | {s['polls']} | {s['cpu_per_poll_us']:.0f} us | {s['peak_mb']:.1f} MB (traced) | {s['rss_mb']:.0f} MB |",
+    ]
+    lines.extend(
+        f"| {w['name']} | {w['polls']} | {w['cpu_per_poll_us']:.0f} us | {w['peak_rss_above_base_mb']:.1f} MB (peak RSS above the RSS before watching) | |"
+        for w in results["sockets"]
+    )
+    lines += [
         "",
         "Items between polls cost no task and no timer: one dispatcher task sleeps until the earliest",
         "due item, and a fixed pool of workers sends the polls.",
         "",
-        "## Not measured yet",
+        f"### Client CPU per status request, {cpu['inflight']} in flight over loopback",
         "",
-        "- The official client (`pip install dune-client aiohttp` in a separate venv) on the same",
-        "  harness, and per-request client CPU at 64 requests in flight (aiohttp vs httpx): not run.",
-        "- Scenario 3 runs in process (a source that answers at once), so its CPU per poll is the",
-        "  scheduler's and budget's own cost, without HTTP.",
+        f"Each contender in its own process, {cpu['requests']:,} requests after a warm-up, user + system",
+        f"CPU of the client process (`getrusage`) divided by requests; median of {cpu['rounds']} interleaved",
+        "rounds (every round's figure in brackets). Every contender reads and decodes the JSON body.",
         "",
+        "| contender | CPU per request | vs plain aiohttp | rounds |",
+        "| --- | --- | --- | --- |",
     ]
+    base = cpu["median_us"]["aiohttp"]
+    for name, value in cpu["median_us"].items():
+        rounds = ", ".join(f"{v:.0f}" for v in cpu["all_us"][name])
+        lines.append(f"| {CPU_LABELS[name]} | {value:.0f} us | {value / base:.2f}x | {rounds} |")
+    lines += ["", *verdicts(results), "", *NOTES, ""]
     return "\n".join(lines)
+
+
+NOTES = [
+    "## Notes",
+    "",
+    "- **The official client** runs in its own venv (`dune-client`, aiohttp) against its own fake with",
+    "  the same 600 reads/min: per execution, `execute_query` then `get_execution_status` every",
+    "  `ping` seconds until terminal (what its `run_query` does; 5 s is the async default), all under",
+    "  `asyncio.gather`. Its own retries (5 attempts on 429, 0.5 s doubling, no `Retry-After`) are",
+    "  counted as requests; a call still refused after them is caught and the loop goes on. With",
+    "  5 s pings it spends 4x the requests of duneasync and meets hundreds of 429s: its mean lag",
+    "  can be lower, its p95 and last-known time are far worse; with 1 s pings the 429 storm makes",
+    "  everything worse.",
+    "- **Why the margin over round-robin is small.** Under a saturated budget, the lag-minimising",
+    "  poll rate at age t is proportional to the square root of the hazard h(t). For lognormal",
+    "  durations (sigma 0.8) sqrt(h) is nearly flat from half the median on (within 15 %), and",
+    "  small only for the very young: uniform polling (round-robin) is close to optimal, and the",
+    "  room left is polls wasted on executions in their first moments. duneasync now takes it:",
+    "  idle budget is spent (early polls, `eager` by default, never within `early_interval` = 0.5 s",
+    "  of the last poll or of submission), the default reserve is lent to polls while no",
+    "  foreground request comes, and the interval floor is 0.5 s. The row *before* shows the",
+    "  previous defaults (no early polls, 1 s floor, reserve kept).",
+    "- **10,000 over sockets.** The fake counts unfinished executions by scanning all of them on",
+    "  every status request; with 10,000 running that set the pace (about 70 polls/s). The",
+    "  benchmark's server caches that count for 0.5 s (`_server.py --cache-inflight`); the server",
+    "  process then shares the 2 cores with the client: on httpx the client is CPU-bound (about",
+    "  97 % of a core), on `AiohttpTransport` about half a core, so its CPU per poll includes",
+    "  waiting overhead. Peak RSS above baseline is measured from the RSS once the 10,000",
+    "  executions were submitted (the ids are held), with `VmHWM` reset; the watcher's own memory",
+    "  is the traced figure of the in-process row.",
+    "- **Per-request CPU.** httpx's connection pool is the cost at 64 in flight (plain httpx is",
+    "  the slowest contender). `AiohttpTransport` plus a leaner request path (headers built once,",
+    "  URLs cached, no `AsyncClient.send` when the client owns the transport, rate headers parsed",
+    "  on demand, small bodies read in one call) bring duneasync on asyncio from about 3x to",
+    "  2-2.5x plain aiohttp (rounds vary; plain aiohttp itself ranges 100-150 us). What remains",
+    "  is httpx's `Request`/`Response` objects and tenacity's per-request retry controller",
+    "  (roughly 30 us each).",
+]
+
+
+def verdicts(results: dict[str, Any]) -> list[str]:
+    """Say, target by target, whether this run meets it."""
+
+    def met(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    f, st = results["fan_out"], results["staggered"]
+    runs = results["staggered_runs"]
+    mean_r, p95_r = f["lag_mean"] / f["rr_mean"], f["lag_p95"] / f["rr_p95"]
+    better = [r["lag_mean"] < r["rr_mean"] and r["lag_p95"] < r["rr_p95"] for r in runs]
+    st_mean, st_p95 = st["lag_mean"] / st["rr_mean"], st["lag_p95"] / st["rr_p95"]
+    zero = all(r["rate_limited"] == 0 for r in (f, *runs))
+    cpu = results["cpu"]["median_us"]
+    lean = cpu["duneasync-aiohttp"] / cpu["aiohttp"]
+    cheaper = cpu["official"] / cpu["duneasync-aiohttp"]
+    trio_ok = cpu["duneasync-trio"] <= cpu["httpx"]
+    s = results["scale"]
+    p, q = results["pipeline"], results["pipeline50"]
+    return [
+        "## Targets (issue 4), for this run",
+        "",
+        f"- 1a. Zero 429s with the budget matching the server's: {met(zero)}.",
+        f"- 1b. At once, mean and p95 lag within 1.1x of round-robin, no more requests: {mean_r:.2f}x /"
+        f" {p95_r:.2f}x, {f['requests']} vs {f['rr_requests']} requests:"
+        f" {met(mean_r <= 1.1 and p95_r <= 1.1 and f['requests'] <= f['rr_requests'])}.",
+        f"- 1c. Staggered, better than round-robin at no more requests: median run {st_mean:.3f}x /"
+        f" {st_p95:.3f}x with {st['requests']} vs {st['rr_requests']} requests; better on both in"
+        f" {sum(better)} of {len(runs)} runs:"
+        f" {met(all(better) and all(r['requests'] <= r['rr_requests'] for r in runs))}"
+        " (the margin is a few per cent; see the notes).",
+        f"- 2/4. Pipelines on the Free plan: {met(p['rate_limited'] == 0 and q['rate_limited'] == 0)}"
+        f" ({p['writes']} write, {p['reads']} reads for 300 queries).",
+        f"- 3a. Watcher memory under 30 MB above baseline (10,000 in process):"
+        f" {s['peak_mb']:.1f} MB: {met(s['peak_mb'] < 30)}.",
+        f"- 3b. Per-request CPU at most 1.5x plain aiohttp: duneasync on `AiohttpTransport` is"
+        f" {lean:.2f}x: {met(lean <= 1.5)}; at least 3x cheaper than the official client:"
+        f" {cheaper:.2f}x: {met(cheaper >= 3)}.",
+        f"- 3c. trio not slower than plain httpx: {cpu['duneasync-trio']:.0f} us vs"
+        f" {cpu['httpx']:.0f} us: {met(trio_ok)}.",
+    ]
+
+
+CPU_LABELS = {
+    "official": "official client (`AsyncDuneClient.get_execution_status`, aiohttp)",
+    "httpx": "plain httpx (`AsyncClient.get` + `json.loads`)",
+    "aiohttp": "plain aiohttp (`session.get` + `json.loads`)",
+    "duneasync-httpx": "duneasync, default httpx transport (asyncio)",
+    "duneasync-aiohttp": "duneasync, `AiohttpTransport` (asyncio)",
+    "duneasync-trio": "duneasync on trio, default httpx transport",
+}
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"median": args.median, "cap": args.cap}
     results["fan_out"] = await fan_out(args, stagger=0.0)
     print(results["fan_out"], flush=True)
-    results["staggered"] = await fan_out(args, stagger=60.0)
-    print(results["staggered"], flush=True)
-    eager = PollPolicy(eager=True, min_interval=0.5)
-    results["staggered_eager"] = await fan_out(
-        args, stagger=60.0, policy=eager, label=" (eager=True, min_interval=0.5)"
-    )
-    print(results["staggered_eager"], flush=True)
+    # The staggered comparison is within a few per cent: run it several times, keep the median.
+    runs = []
+    for _ in range(args.repeats):
+        runs.append(await fan_out(args, stagger=60.0))
+        print(runs[-1], flush=True)
+    runs.sort(key=lambda r: r["lag_mean"] / r["rr_mean"])
+    results["staggered"] = runs[len(runs) // 2]
+    results["staggered_runs"] = runs
+    for key, stagger in (("fan_out", 0.0), ("staggered", 60.0)):
+        results[f"{key}_official"] = [
+            official_fan_out(args, stagger=stagger, ping=ping) for ping in args.official_ping
+        ]
+        print(results[f"{key}_official"], flush=True)
+    # The previous defaults, for comparison: no early polls, 1 s floor.
+    before = PollPolicy(eager=False, min_interval=1.0)
+    label = " (before: eager=False, min_interval=1)"
+    results["staggered_before"] = await fan_out(args, stagger=60.0, policy=before, label=label)
+    print(results["staggered_before"], flush=True)
     results["pipeline"] = await pipeline_batch(args, count=300)
     print(results["pipeline"], flush=True)
     results["pipeline50"] = await pipeline_batch(args, count=50)
     print(results["pipeline50"], flush=True)
     results["scale"] = await scale(args)
     print(results["scale"], flush=True)
+    results["sockets"] = [
+        await watched_over_sockets(count=10_000, seconds=args.scale_seconds, transport=name)
+        for name in ("httpx", "aiohttp")
+    ]
+    print(results["sockets"], flush=True)
+    results["cpu"] = per_request_cpu(requests=args.cpu_requests, rounds=args.cpu_rounds)
+    print(results["cpu"]["median_us"], flush=True)
     return results
 
 
@@ -345,6 +490,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="median 20 s, cap 90 s (slow)")
     parser.add_argument("--scale-seconds", type=float, default=20.0)
+    parser.add_argument("--cpu-requests", type=int, default=4000)
+    parser.add_argument("--cpu-rounds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the staggered scenario")
+    parser.add_argument(
+        "--official-ping",
+        type=float,
+        nargs="*",
+        default=[5.0, 1.0],
+        help="ping_frequency of the official client (run_query's default is 5 s)",
+    )
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks-watch.md"))
     args = parser.parse_args()
     args.median, args.cap = (20.0, 90.0) if args.full else (2.0, 9.0)

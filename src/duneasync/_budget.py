@@ -10,7 +10,8 @@ sends more than the quota in any window, whatever the number of callers:
 - a pacer for background requests (polls), which spreads them evenly over the window instead of
   spending the whole quota in one burst and then starving for a minute;
 - foreground requests (result fetches, cancels, executions) go first: background acquisitions
-  wait while a foreground one waits, and leave ``reserve`` requests of each window untouched;
+  wait while a foreground one waits, and leave ``reserve`` requests of each window untouched
+  (the default reserve only once a foreground request has been seen within the window);
 - the server keeps it honest: ``RateLimit-Policy`` replaces the assumed quota, ``RateLimit``
   with ``r=0`` pauses the bucket until ``t``, and a 429 pauses the whole bucket, not just the
   one request, for ``Retry-After`` seconds.
@@ -115,6 +116,8 @@ class _Bucket:
         self.paused_until = -math.inf
         self.next_background = -math.inf  # the pacer's next allowed background send
         self.foreground_waiting = 0
+        self.last_foreground = -math.inf  # when the latest foreground request passed the gate
+        self.lending = True  # the default reserve is lent to polls (see ``reserve``)
         self.sent = 0
         self.rate_limited = 0
         self.paused_seconds = 0.0
@@ -126,10 +129,14 @@ class _Bucket:
             return 0
         if self.reserve_setting is not None:
             return min(self.reserve_setting, self.quota - 1)
-        # One request in twenty stays free for foreground work, none on tiny quotas.
-        return self.quota // 20
+        # One request in twenty stays free for foreground work, none on tiny quotas; while no
+        # foreground request has come for a whole window, polls may spend it too: leaving it
+        # idle made polling lag behind a round-robin poller (docs/benchmarks-watch.md), and a
+        # foreground request that comes then still goes first, waiting at most for one slot.
+        return 0 if self.lending else self.quota // 20
 
     def expire(self, now: float) -> None:
+        self.lending = self.last_foreground + self.window <= now
         while self.inflight and self.inflight[0] + _LEASE <= now:
             self.done.append(self.inflight.popleft() + _LEASE)
         while self.done and self.done[0] + self.window <= now:
@@ -156,6 +163,9 @@ class _Bucket:
     def take(self, now: float, *, background: bool) -> None:
         self.inflight.append(now)
         self.sent += 1
+        if not background:
+            self.last_foreground = now
+            self.lending = False
         if background and self.quota is not None:
             spacing = self.window / max(1, self.quota - self.reserve)
             self.next_background = max(self.next_background, now) + spacing
@@ -194,7 +204,8 @@ class RateBudget:
             services.
         follow_server: Adopt the quotas the server announces in ``RateLimit-Policy``.
         reserve: Requests per window that background polls leave to foreground requests
-            (None: one in twenty).
+            (None: one in twenty, lent to polls while no foreground request of the bucket has
+            passed for a whole window).
     """
 
     def __init__(

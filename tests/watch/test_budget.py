@@ -13,7 +13,7 @@ from duneasync import ConfigurationError, RateBudget
 pytestmark = pytest.mark.anyio
 
 
-def answer(status: int = 200, **headers: str) -> httpx.Response:
+def answer(status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.Response(status, headers=headers)
 
 
@@ -54,7 +54,7 @@ async def test_a_429_pauses_the_whole_bucket_for_retry_after() -> None:
     budget = RateBudget(read=100, window=60)
     await budget.acquire("read", background=False)
     start = anyio.current_time()
-    budget.record("read", answer(429, **{"Retry-After": "7"}))
+    budget.record("read", answer(429, {"Retry-After": "7"}))
     await budget.acquire("read", background=False)  # a different request waits too
     assert anyio.current_time() - start == pytest.approx(7.0)
     await budget.acquire("write", background=False)  # the other bucket does not
@@ -68,7 +68,7 @@ async def test_remaining_zero_pauses_until_the_reset_time() -> None:
     budget = RateBudget(read=100)
     await budget.acquire("read", background=False)
     start = anyio.current_time()
-    budget.record("read", answer(RateLimit='"write";r=3;t=1, "read";r=0;t=12'))
+    budget.record("read", answer(headers={"RateLimit": '"write";r=3;t=1, "read";r=0;t=12'}))
     await budget.acquire("read", background=False)
     assert anyio.current_time() - start == pytest.approx(12.0)
 
@@ -77,7 +77,9 @@ async def test_the_servers_policy_replaces_the_assumed_quota() -> None:
     budget = RateBudget.for_plan("premium", share=0.5)
     assert budget.quota("read") == 500
     await budget.acquire("read", background=False)
-    budget.record("read", answer(**{"RateLimit-Policy": '"write";q=15;w=60, "read";q=40;w=60'}))
+    budget.record(
+        "read", answer(headers={"RateLimit-Policy": '"write";q=15;w=60, "read";q=40;w=60'})
+    )
     assert budget.quota("read") == 20
     assert budget.stats().window["read"] == 60
 
@@ -85,7 +87,7 @@ async def test_the_servers_policy_replaces_the_assumed_quota() -> None:
 async def test_a_budget_that_does_not_follow_the_server_keeps_its_quota() -> None:
     budget = RateBudget(read=7, follow_server=False)
     await budget.acquire("read", background=False)
-    budget.record("read", answer(**{"RateLimit-Policy": '"read";q=40;w=60'}))
+    budget.record("read", answer(headers={"RateLimit-Policy": '"read";q=40;w=60'}))
     assert budget.quota("read") == 7
 
 
@@ -150,3 +152,20 @@ def test_bad_settings_are_refused() -> None:
         RateBudget(read=0)
     with pytest.raises(ConfigurationError):
         RateBudget(share=1.5)
+
+
+async def test_the_default_reserve_is_lent_to_polls_until_a_foreground_request_comes() -> None:
+    budget = RateBudget(read=40, window=60)  # reserve: 40 // 20 = 2
+    for _ in range(40):  # no foreground request yet: polls may spend the whole quota
+        await budget.acquire("read", background=True)
+        budget.record("read", answer())
+    assert budget.stats().sent["read"] == 40
+
+    await budget.acquire("read", background=False)  # a foreground request waits its turn...
+    budget.record("read", answer())
+    assert budget.rate("read") == pytest.approx(38 / 60)  # ...and the reserve is kept again
+
+
+async def test_an_explicit_reserve_is_never_lent() -> None:
+    budget = RateBudget(read=4, window=60, reserve=1)
+    assert budget.rate("read") == pytest.approx(3 / 60)

@@ -75,7 +75,7 @@ async def test_generic_executions_are_watched_to_their_end_with_progress() -> No
         {"exec_a": (10.0, "completed"), "exec_b": (4.0, "failed"), "exec_c": (6.0, "cancelled")}
     )
     seen: list[ItemProgress] = []
-    policy = PollPolicy(growth=0.0, jitter=0.0)
+    policy = PollPolicy(min_interval=1.0, growth=0.0, jitter=0.0)
     async with watch(
         source_for(fake), ["exec_a", "exec_b", "exec_c"], policy=policy, on_progress=seen.append
     ) as watcher:

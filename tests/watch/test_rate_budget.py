@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import anyio
 import httpx
 import pytest
@@ -76,8 +78,9 @@ async def test_a_429_pauses_every_poll_for_retry_after() -> None:
         rate_budget=RateBudget(read=100, write=1000, follow_server=False),
         poll_policy=PollPolicy(growth=0.0, jitter=0.0),
     ) as dune:
+        watcher = dune.watch_executions(ids)
         with anyio.move_on_after(100):
-            async with dune.watch_executions(ids) as watcher:
+            async with watcher:
                 await watcher.wait()
         summary = watcher.summary()
     refused = [(t, status) for t, _, status in recording.log if status == 429]
@@ -113,3 +116,36 @@ async def test_results_are_not_starved_by_polling() -> None:
     # It took the next free slot, ahead of the 50 overdue polls: at most one pacing step.
     assert waited <= 6.0 + 1e-6
     assert fake.stats.rate_limited == 0
+
+
+async def test_idle_budget_polls_items_early_but_never_twice_within_early_interval() -> None:
+    fake = FakeDune(clock=anyio.current_time)
+    ids, recording = await start_many(fake, 1, 20.0)
+    policy = PollPolicy(first_delay=1.0, min_interval=5.0, growth=0.0, jitter=0.0)
+    async with DuneClient(
+        fake.api_key,
+        transport=recording,
+        retry=RetryPolicy.no_wait(),
+        rate_budget=RateBudget(read=600, write=1000),
+        poll_policy=policy,
+    ) as dune:
+        await dune.wait_for_execution(ids[0])
+
+    polls = [t for t, path, _ in recording.log if path.endswith("/status")]
+    gaps = [b - a for a, b in itertools.pairwise(polls)]
+    # The schedule alone asks for a poll every 5 s; the idle budget pays for one every 0.5 s.
+    assert min(gaps) >= policy.early_interval - 1e-9
+    assert max(gaps) <= policy.early_interval + 0.2
+
+
+async def test_without_a_budget_polls_follow_the_intervals_only() -> None:
+    fake = FakeDune(clock=anyio.current_time)
+    ids, recording = await start_many(fake, 1, 20.0)
+    policy = PollPolicy(first_delay=1.0, min_interval=5.0, growth=0.0, jitter=0.0)
+    async with DuneClient(
+        fake.api_key, transport=recording, retry=RetryPolicy.no_wait(), poll_policy=policy
+    ) as dune:
+        await dune.wait_for_execution(ids[0])
+
+    polls = [t for t, path, _ in recording.log if path.endswith("/status")]
+    assert len(polls) == 5  # at 1, 6, 11, 16 and 21 s

@@ -24,8 +24,10 @@ class PollPolicy:
 
     These are the intervals when the budget is plentiful. When it is scarce the scheduler sends
     exactly what the budget allows, serving the most overdue items (and those whose deadline is
-    near) first; with ``eager`` it also spends idle budget on items not yet due, but never polls
-    an item twice within ``min_interval``.
+    near) first. With ``eager`` (the default) it also spends idle budget on items not yet due,
+    but never polls an item twice within ``early_interval``: a budget left unused is latency lost
+    (against a round-robin poller spending the same budget, docs/benchmarks-watch.md). Set
+    ``eager=False`` to send no more polls than the intervals ask for.
 
     Attributes:
         first_delay: Seconds from the start of a watch to the first poll.
@@ -35,23 +37,29 @@ class PollPolicy:
         per_queue_position: Extra seconds per queue position while pending.
         jitter: Relative spread of the random factor (0.2: between 0.8 and 1.2).
         error_backoff: Factor applied to the interval per consecutive failed poll.
-        eager: Spend idle budget on items not due yet (lower latency, more requests).
+        eager: Spend idle budget on items not due yet (lower latency, more requests, never
+            more than the budget; without a rate budget whose quota is known, no effect).
+        early_interval: Shortest interval between two polls of one item when the second is
+            an early one (``eager``), paid for by budget that would go unused.
         concurrency: Most polls in flight at once, per scheduler.
     """
 
     first_delay: float = 1.0
-    min_interval: float = 1.0
+    min_interval: float = 0.5
     max_interval: float = 30.0
     growth: float = 0.15
     per_queue_position: float = 0.5
     jitter: float = 0.2
     error_backoff: float = 2.0
-    eager: bool = False
+    eager: bool = True
+    early_interval: float = 0.5
     concurrency: int = 8
 
     def __post_init__(self) -> None:
         if self.first_delay < 0 or self.min_interval <= 0:
             raise ConfigurationError("first_delay must be >= 0 and min_interval > 0")
+        if self.early_interval <= 0:
+            raise ConfigurationError("early_interval must be > 0")
         if self.max_interval < self.min_interval:
             raise ConfigurationError("max_interval must be >= min_interval")
         if self.concurrency < 1:

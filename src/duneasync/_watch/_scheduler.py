@@ -118,6 +118,14 @@ class Item(Generic[S]):
 _Batch = tuple[list[Item[Any]], SlotClaim | None]
 
 
+def _early_at(item: Item[Any], early_interval: float) -> float:
+    """Return when ``item`` may be polled early, on idle budget."""
+    # A query just submitted almost never finishes within its first moments (durations are
+    # roughly lognormal): an early poll then is a request wasted, so age counts like a poll.
+    last = item.last_poll if item.last_poll is not None else item.started
+    return last + early_interval
+
+
 class PollScheduler:
     """Polls many items of any ``StatusSource`` within one rate budget.
 
@@ -352,18 +360,16 @@ class PollScheduler:
         if top is None:
             return math.inf
         at = top.due
-        if self.policy.eager and top.last_poll is not None:
-            at = min(at, top.last_poll + self.policy.min_interval)
+        if self._eager():
+            at = min(at, _early_at(top, self.policy.early_interval))
         return max(0.0, at - now)
 
     def _pick(self, now: float) -> list[Item[Any]]:
         self._promote(now)
         first = self._pop_ready()
-        if first is None and self.policy.eager:
+        if first is None and self._eager():
             top = self._top_due()
-            if top is not None and (
-                top.last_poll is None or top.last_poll + self.policy.min_interval <= now
-            ):
+            if top is not None and _early_at(top, self.policy.early_interval) <= now:
                 heapq.heappop(self._due)
                 first = top
         if first is None:
@@ -381,6 +387,15 @@ class PollScheduler:
         for item in batch:
             item.where = "inflight"
         return batch
+
+    def _eager(self) -> bool:
+        # Early polls spend what a budget leaves idle; without a known quota nothing bounds
+        # them, and the intervals alone decide.
+        return (
+            self.policy.eager
+            and self.budget is not None
+            and self.budget.quota(self.bucket) is not None
+        )
 
     def _pop_ready(self) -> Item[Any] | None:
         ready = self._ready
