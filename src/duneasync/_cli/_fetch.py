@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 from .._client import DuneClient
 from .._models import CSVPage, ExecutionResult
-from .._options import ResultOptions
+from .._options import ResultFilters, ResultOptions
 from ._display import Board, Display
 from ._output import RowWriter, Sink, split_csv_header
 
@@ -56,13 +58,24 @@ def _board(read: int, total: int | None, extra: str = "") -> Board:
     return Board("downloading", done=read, total=total, unit="rows", extra=extra)
 
 
-async def _json_page(
-    dune: DuneClient, source: ResultSource, options: ResultOptions
-) -> ExecutionResult[dict[str, Any]]:
+def _filters(source: ResultSource) -> ResultFilters:
+    return {"allow_partial_results": True} if source.allow_partial else {}
+
+
+def _pages(dune: DuneClient, source: ResultSource) -> AsyncGenerator[ExecutionResult[Any], None]:
+    filters = _filters(source)
     if source.execution_id is not None:
-        return await dune.get_execution_results(source.execution_id, **options)
+        return dune.iter_result_pages(source.execution_id, page_size=source.page_size, **filters)
     assert source.query_id is not None  # one of the two is always set
-    return await dune.get_latest_result(source.query_id, **options)
+    return dune.iter_latest_result_pages(source.query_id, page_size=source.page_size, **filters)
+
+
+def _csv_chunks(dune: DuneClient, source: ResultSource) -> AsyncGenerator[bytes, None]:
+    filters = _filters(source)
+    if source.execution_id is not None:
+        return dune.iter_csv(source.execution_id, page_size=source.page_size, **filters)
+    assert source.query_id is not None  # one of the two is always set
+    return dune.iter_latest_csv(source.query_id, page_size=source.page_size, **filters)
 
 
 async def _csv_page(dune: DuneClient, source: ResultSource, options: ResultOptions) -> CSVPage:
@@ -77,30 +90,28 @@ async def copy_rows(
 ) -> int:
     """Read every page (up to ``source.limit`` rows) into ``writer``; return the row count.
 
-    Pages are read by offset rather than by following ``next_uri``: the offset is all the
-    next request needs, and it cannot point anywhere but the configured origin.
+    Pages come from the client's parallel, in-order paging, so a large result downloads at the
+    speed of several connections while memory holds only the pages in flight.
     """
-    offset = read = 0
+    read = 0
     started = False
-    while True:
-        page = await _json_page(dune, source, source.options(offset, read))
-        metadata = page.metadata
-        if not started:
-            writer.start(metadata.column_names if metadata is not None else [])
-            started = True
-        rows = page.rows
-        if source.limit is not None:
-            rows = rows[: source.limit - read]
-        writer.rows(rows)
-        read += len(rows)
-        total = metadata.total_row_count if metadata is not None else None
-        if source.limit is not None and total is not None:
-            total = min(total, source.limit)
-        display.update(_board(read, total))
-        done = source.limit is not None and read >= source.limit
-        if page.next_offset is None or not page.rows or done:
-            break
-        offset = page.next_offset
+    async with aclosing(_pages(dune, source)) as pages:
+        async for page in pages:
+            metadata = page.metadata
+            if not started:
+                writer.start(metadata.column_names if metadata is not None else [])
+                started = True
+            rows = page.rows
+            if source.limit is not None:
+                rows = rows[: source.limit - read]
+            writer.rows(rows)
+            read += len(rows)
+            total = metadata.total_row_count if metadata is not None else None
+            if source.limit is not None and total is not None:
+                total = min(total, source.limit)
+            display.update(_board(read, total))
+            if source.limit is not None and read >= source.limit:
+                break
     writer.finish()
     return read
 
@@ -113,7 +124,7 @@ async def copy_csv(
     *,
     total: int | None = None,
 ) -> int | None:
-    """Copy the server's CSV to ``sink`` page by page, with one header line for the whole result.
+    """Copy the server's CSV to ``sink``, with one header line for the whole result.
 
     Args:
         dune: The client.
@@ -123,9 +134,32 @@ async def copy_csv(
         total: Rows in the whole result, when the caller knows (for the progress bar).
 
     Returns:
-        Rows copied when the count is known (from ``total`` and the paging headers), else None.
+        Rows copied when the count is known, else None.
     """
-    if total is not None and source.limit is not None:
+    if source.limit is not None:
+        return await _copy_csv_prefix(dune, source, sink, display, total=total)
+    copied: int = 0
+    async with aclosing(_csv_chunks(dune, source)) as chunks:
+        async for chunk in chunks:
+            sink.write(chunk)
+            # Lines, not rows (a quoted value may hold a newline): only for the progress bar.
+            copied += chunk.count(b"\n")
+            display.update(_board(max(copied - 1, 0), total))
+    if total is not None:
+        display.update(_board(total, total))
+    return total
+
+
+async def _copy_csv_prefix(
+    dune: DuneClient, source: ResultSource, sink: Sink, display: Display, *, total: int | None
+) -> int | None:
+    """Copy the first ``source.limit`` rows of the server's CSV, asking for no more than that.
+
+    The server counts rows for ``limit`` and ``offset``, so the pages are read in turn: each
+    one says where the next starts, and the CSV itself is never parsed.
+    """
+    assert source.limit is not None  # the caller checked
+    if total is not None:
         total = min(total, source.limit)
     offset = 0
     while True:
@@ -137,7 +171,7 @@ async def copy_csv(
         # The next page starts where this one ended: the offset counts the rows copied.
         offset = page.next_offset
         display.update(_board(offset, total))
-        if source.limit is not None and offset >= source.limit:
+        if offset >= source.limit:
             return offset
     if total is not None:
         display.update(_board(total, total))
