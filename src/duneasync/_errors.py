@@ -12,7 +12,8 @@ The hierarchy::
     │   │   ├── PermissionDeniedError     403
     │   │   ├── NotFoundError             404
     │   │   ├── RateLimitError            429, with .retry_after
-    │   │   └── ServerError               5xx, including a proxy's HTML 502/503/504
+    │   │   ├── ServerError               5xx, including a proxy's HTML 502/503/504
+    │   │   └── PipelineRefusedError      run_many's pipeline was refused; nothing ran
     │   ├── APIConnectionError        no usable answer: DNS, refused, reset, truncated
     │   │   └── APITimeoutError
     │   ├── ResponseDecodeError       a 2xx whose body is not what the API promises
@@ -25,6 +26,7 @@ The hierarchy::
     │   └── ResultNotReadyError           results read before the execution finished
     ├── ResultChangedError            the result behind a paged read changed identity
     └── WaitTimeoutError              a wait's deadline passed (also a TimeoutError)
+        └── WatchTimeoutError         a watch's deadline passed, with every unfinished item
 
 Every error reads well on its own (``str(error)``) and never contains the API key: requests carry
 the key in a header only, and messages are built from the method, the path and the body.
@@ -57,6 +59,7 @@ __all__ = [
     "NotFoundError",
     "PartialResultError",
     "PermissionDeniedError",
+    "PipelineRefusedError",
     "RateLimitError",
     "ResponseDecodeError",
     "ResultChangedError",
@@ -64,6 +67,7 @@ __all__ = [
     "ServerError",
     "UnsafeURLError",
     "WaitTimeoutError",
+    "WatchTimeoutError",
     "status_error",
 ]
 
@@ -158,6 +162,14 @@ class RateLimitError(APIStatusError):
 
 class ServerError(APIStatusError):
     """5xx: Dune, or a proxy in front of it, failed."""
+
+
+class PipelineRefusedError(APIStatusError):
+    """The server refused to run the queries as a pipeline.
+
+    Nothing was started. Submitting them one by one instead is the caller's choice:
+    ``run_many(queries, via="executions")``, which costs one write request per query.
+    """
 
 
 class APIConnectionError(APIError):
@@ -268,6 +280,20 @@ class WaitTimeoutError(DuneError, TimeoutError):
     def __init__(self, message: str, *, last_status: Any = None) -> None:
         super().__init__(message)
         self.last_status = last_status
+
+
+class WatchTimeoutError(WaitTimeoutError):
+    """A watch's deadline passed with items unfinished.
+
+    Attributes:
+        last_status: The last status seen of the first unfinished item (None: never answered).
+        unfinished: The last status seen of every unfinished item, by id.
+    """
+
+    def __init__(self, message: str, *, unfinished: dict[str, Any]) -> None:
+        first = next(iter(unfinished.values()), None)
+        super().__init__(message, last_status=first)
+        self.unfinished = unfinished
 
 
 class _ErrorBody(msgspec.Struct):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ._batch import BatchRun, PipelineRefusedError, QuerySpec, RunOutcome
+from .._errors import PipelineRefusedError, WatchTimeoutError
+from ._batch import BatchRun, QuerySpec, RunOutcome
 from ._generic import GenericExecutionError, GenericExecutionSource, GenericExecutionStatus
 from ._methods import WatchMixin, raise_for_outcome, watch
 from ._pipeline import PipelineWatch
 from ._policy import PollPolicy
-from ._progress import ItemProgress, SavedItem, WatchState, WatchSummary, WatchTimeoutError
+from ._progress import ItemProgress, SavedItem, WatchState, WatchSummary
 from ._scheduler import PollScheduler
 from ._source import DuneExecutionSource, DunePipelineSource, Phase, Progress, StatusSource
 from ._watcher import Watch

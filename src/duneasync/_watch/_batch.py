@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import msgspec
 
-from .._errors import APIStatusError
+from .._errors import APIStatusError, PipelineRefusedError
 from .._models import (
     ExecutionResult,
     ExecutionState,
@@ -38,14 +38,6 @@ _NODE_STATES = {
     "failed": ExecutionState.FAILED.value,
     "cancelled": ExecutionState.CANCELLED.value,
 }
-
-
-class PipelineRefusedError(APIStatusError):
-    """The server refused to run the queries as a pipeline.
-
-    Nothing was started. Submitting them one by one instead is the caller's choice:
-    ``run_many(queries, via="executions")``, which costs one write request per query.
-    """
 
 
 class QuerySpec(msgspec.Struct, frozen=True, kw_only=True):

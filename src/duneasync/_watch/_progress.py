@@ -1,15 +1,12 @@
-"""What a watcher reports: per-item progress, a summary, a saved state, and its timeout error."""
+"""What a watcher reports: per-item progress, a summary and a saved state."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
-from .._errors import WaitTimeoutError
 from ._source import Phase
 
-__all__ = ["ItemProgress", "SavedItem", "WatchState", "WatchSummary", "WatchTimeoutError"]
+__all__ = ["ItemProgress", "SavedItem", "WatchState", "WatchSummary"]
 
 
 class ItemProgress(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,17 +109,3 @@ class WatchState(msgspec.Struct, frozen=True, kw_only=True):
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(WatchState)
-
-
-class WatchTimeoutError(WaitTimeoutError):
-    """A watch's deadline passed with items unfinished.
-
-    Attributes:
-        last_status: The last status seen of the first unfinished item (None: never answered).
-        unfinished: The last status seen of every unfinished item, by id.
-    """
-
-    def __init__(self, message: str, *, unfinished: dict[str, Any]) -> None:
-        first = next(iter(unfinished.values()), None)
-        super().__init__(message, last_status=first)
-        self.unfinished = unfinished

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import anyio
 
-from ._progress import ItemProgress, SavedItem, WatchState, WatchSummary, WatchTimeoutError
+from .._errors import WatchTimeoutError
+from ._progress import ItemProgress, SavedItem, WatchState, WatchSummary
 from ._scheduler import Item, PollScheduler
 from ._source import StatusSource
 
