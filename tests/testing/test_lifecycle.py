@@ -294,3 +294,26 @@ async def test_raw_sql_runs_registered_text_and_fails_unregistered_text(
     assert "query_id" not in failed
     empty = await http.post("/api/v1/sql/execute", json={"performance": "medium"})
     assert empty.status_code == 400
+
+
+async def test_inflight_limit_is_reported_while_reached_and_freed_by_ends_and_cancels(
+    fake: FakeDune, clock: ManualClock, http: httpx.AsyncClient
+) -> None:
+    # The default fake allows 3 interactive executions in flight, as small plans do.
+    fake.add_query(1, Table.generated(1), script=ExecutionScript.completed(executing=10))
+    fake.add_query(2, Table.generated(1), script=ExecutionScript.completed(executing=20))
+    short = [await execute(http, 1) for _ in range(2)]
+    long = await execute(http, 2)
+
+    body = await status(http, long)
+    assert body["max_inflight_interactive_executions"] == 3
+    assert body["max_inflight_interactive_reached"] == 3
+
+    clock.advance(10)  # the two short ones end
+    assert "max_inflight_interactive_reached" not in await status(http, long)
+
+    again = [await execute(http, 1) for _ in range(2)]
+    assert (await status(http, long))["max_inflight_interactive_reached"] == 3
+    await http.post(f"/api/v1/execution/{again[0]}/cancel")
+    assert "max_inflight_interactive_reached" not in await status(http, long)
+    assert short != again

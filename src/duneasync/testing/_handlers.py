@@ -186,6 +186,8 @@ def _cancel(ctx: Context) -> FakeResponse:
         if execution is None:
             return error(404, "Execution not found")
         success = execution.cancel(ctx.now)
+        if success:
+            ctx.state.cancelled(execution.execution_id)
     return json_response(200, {"success": success})
 
 
