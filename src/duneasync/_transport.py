@@ -255,12 +255,13 @@ class Transport:
             APIStatusError: A non-2xx answer (after retries, where allowed).
             APIConnectionError: No answer (after retries, where allowed).
         """
-        async for attempt in self.retry.retrying(idempotent=method == "GET"):
-            with attempt:
-                request = self._build(method, path, params, json)
-                response = await self._send_once(request, bucket=bucket, background=background)
-                return response if decode is None else decode(response)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+        async def attempt() -> httpx.Response | T:
+            request = self._build(method, path, params, json)
+            response = await self._send_once(request, bucket=bucket, background=background)
+            return response if decode is None else decode(response)
+
+        return await self.retry.call(attempt, idempotent=method == "GET")
 
     async def get_chunks(
         self, path: str, *, params: Mapping[str, str] | None = None
@@ -277,20 +278,19 @@ class Transport:
             APIStatusError: A non-2xx answer (after retries).
             APIConnectionError: No answer, or no whole body (after retries).
         """
-        async for attempt in self.retry.retrying(idempotent=True):
-            with attempt:
-                request = self._build("GET", path, params, None)
-                response = await self._send_once(
-                    request, bucket="read", background=False, stream=True
-                )
-                try:
-                    chunks = [chunk async for chunk in response.aiter_bytes()]
-                except httpx.TransportError as exc:
-                    raise _connection_error(request, exc) from exc
-                finally:
-                    await response.aclose()
-                return response, chunks
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+        async def attempt() -> tuple[httpx.Response, list[bytes]]:
+            request = self._build("GET", path, params, None)
+            response = await self._send_once(request, bucket="read", background=False, stream=True)
+            try:
+                chunks = [chunk async for chunk in response.aiter_bytes()]
+            except httpx.TransportError as exc:
+                raise _connection_error(request, exc) from exc
+            finally:
+                await response.aclose()
+            return response, chunks
+
+        return await self.retry.call(attempt, idempotent=True)
 
     async def get_body(
         self, path: str, *, params: Mapping[str, str] | None = None
@@ -324,14 +324,15 @@ class Transport:
     async def _open(
         self, path: str, params: Mapping[str, str] | None, *, background: bool
     ) -> tuple[httpx.Request, httpx.Response]:
-        async for attempt in self.retry.retrying(idempotent=True):
-            with attempt:
-                request = self._build("GET", path, params, None)
-                response = await self._send_once(
-                    request, bucket="read", background=background, stream=True
-                )
-                return request, response
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+        async def attempt() -> tuple[httpx.Request, httpx.Response]:
+            request = self._build("GET", path, params, None)
+            response = await self._send_once(
+                request, bucket="read", background=background, stream=True
+            )
+            return request, response
+
+        return await self.retry.call(attempt, idempotent=True)
 
     async def _send_once(
         self,
