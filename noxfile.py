@@ -27,7 +27,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """Check the package with mypy --strict and pyright (strict)."""
-    session.install("-e", ".[polars,arrow]", *_group("typecheck"))
+    session.install("-e", ".[polars,arrow,aiohttp]", *_group("typecheck"))
     session.run("mypy")
     session.run("pyright")
 
@@ -35,7 +35,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite on asyncio and trio."""
-    session.install("-e", ".[cli,polars,arrow]", *_group("test"))
+    session.install("-e", ".[cli,polars,arrow,aiohttp]", *_group("test"))
     session.run("pytest", *session.posargs)
 
 
