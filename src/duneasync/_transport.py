@@ -199,7 +199,7 @@ class Transport:
             params=params,
             content=content,
             headers=headers,
-            extensions=self._extensions,
+            extensions=dict(self._extensions),  # per request: httpx may add its own keys
         )
 
     @overload
