@@ -1,6 +1,7 @@
 """The client against the fake Dune API, in process and over loopback sockets.
 
-Each test runs four ways: (in-process transport, loopback server) x (asyncio, trio). The fake runs
+Each test runs five ways: (in-process transport, loopback server) x (asyncio, trio), and the
+loopback server through ``AiohttpTransport`` on asyncio. The fake runs
 on a ``ManualClock`` that the test moves, so an execution's life takes no real time.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from duneasync import (
+    AiohttpTransport,
     APIConnectionError,
     AuthenticationError,
     DuneClient,
@@ -62,14 +64,22 @@ def fake(clock: ManualClock) -> FakeDune:
     return fake
 
 
-@pytest.fixture(params=["in-process", "loopback"])
-def wiring(request: pytest.FixtureRequest, fake: FakeDune) -> Iterator[dict[str, Any]]:
-    """How the client reaches the fake: an httpx transport, or a real loopback server."""
+@pytest.fixture(params=["in-process", "loopback", "aiohttp"])
+def wiring(
+    request: pytest.FixtureRequest, fake: FakeDune, anyio_backend: str
+) -> Iterator[dict[str, Any]]:
+    """How the client reaches the fake: in process, or over loopback with httpx or aiohttp."""
     if request.param == "in-process":
         yield {"transport": fake.transport()}
-    else:
-        with fake.serve() as server:
-            yield {"base_url": server.base_url}
+        return
+    transport: dict[str, Any] = {}
+    if request.param == "aiohttp":
+        if anyio_backend != "asyncio":
+            pytest.skip("AiohttpTransport runs on asyncio only")
+        pytest.importorskip("aiohttp")
+        transport = {"transport": AiohttpTransport()}
+    with fake.serve() as server:
+        yield {"base_url": server.base_url, **transport}
 
 
 @pytest.fixture
@@ -287,7 +297,7 @@ async def test_a_post_dropped_before_the_server_acted_is_retried_only_when_prova
 ) -> None:
     fake.inject(Fault.DROP_BEFORE, endpoint="execute_query")
 
-    if "transport" in wiring:
+    if "base_url" not in wiring:
         # In process, the drop surfaces as a connect error: certainly not sent, so retried.
         await dune.execute_query(QUERY_ID)
         assert fake.stats.requests["execute_query"] == 2
