@@ -1,15 +1,15 @@
 """Sending one request: URL, auth header, timeouts, retries and the rate gate.
 
-Everything the client sends goes through ``Transport.send`` (or ``Transport.stream``), so the
-key handling, the retry rules and the rate budget live in one place.
+Everything the client sends goes through ``Transport.send`` (or ``Transport.get_chunks`` for
+large result bodies), so the key handling, the retry rules and the rate budget live in one
+place.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncGenerator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol, TypeVar, overload
 
 import anyio
@@ -299,40 +299,6 @@ class Transport:
         response, chunks = await self.get_chunks(path, params=params)
         # bytes.join hands back a lone chunk as it is, without a copy.
         return response, b"".join(chunks)
-
-    @asynccontextmanager
-    async def stream(
-        self,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        background: bool = False,
-    ) -> AsyncGenerator[httpx.Response]:
-        """Open a GET whose body is read as it arrives (for large CSV pages).
-
-        The status is checked (and retried) before the body is handed over; a failure while the
-        body streams is raised as ``APIConnectionError`` and is the caller's to retry.
-        """
-        request, response = await self._open(path, params, background=background)
-        try:
-            yield response
-        except httpx.TransportError as exc:
-            raise _connection_error(request, exc) from exc
-        finally:
-            await response.aclose()
-
-    async def _open(
-        self, path: str, params: Mapping[str, str] | None, *, background: bool
-    ) -> tuple[httpx.Request, httpx.Response]:
-
-        async def attempt() -> tuple[httpx.Request, httpx.Response]:
-            request = self._build("GET", path, params, None)
-            response = await self._send_once(
-                request, bucket="read", background=background, stream=True
-            )
-            return request, response
-
-        return await self.retry.call(attempt, idempotent=True)
 
     async def _send_once(
         self,

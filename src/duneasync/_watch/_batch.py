@@ -96,7 +96,7 @@ class BatchRun:
 
         async with dune.run_many([1, 2, QuerySpec(query_id=3, parameters={"n": 5})]) as run:
             async for outcome in run:
-                print(outcome.index, outcome.state, outcome.execution_id)
+                logger.info("query %d: %s (%s)", outcome.index, outcome.state, outcome.execution_id)
     """
 
     def __init__(

@@ -24,7 +24,7 @@ class PipelineWatch:
 
         async with dune.watch_pipeline(pipeline_execution_id) as pipeline:
             async for node in pipeline.as_completed():
-                print(node.id, node.status, node.execution_id)
+                logger.info("node %s: %s (%s)", node.id, node.status, node.execution_id)
     """
 
     def __init__(self, watch: Watch[PipelineStatus], pipeline_execution_id: str) -> None:

@@ -39,7 +39,7 @@ class Watch(Generic[S]):
 
         async with dune.watch_executions(ids, timeout=600) as watcher:
             async for status in watcher.as_completed():
-                print(status.execution_id, status.state)
+                logger.info("%s ended %s", status.execution_id, status.state)
 
     Args:
         scheduler: The scheduler that polls.
