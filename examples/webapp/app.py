@@ -34,7 +34,6 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from duneasync import (
-    DEFAULT_BASE_URL,
     APIError,
     APIStatusError,
     ConfigurationError,
@@ -44,6 +43,7 @@ from duneasync import (
     RateBudget,
     Watch,
 )
+from duneasync.extend import DEFAULT_BASE_URL
 
 _ENCODER = msgspec.json.Encoder()
 

@@ -1,12 +1,14 @@
 """duneasync: an asyncio- and trio-native client for the Dune Analytics API.
 
-Start with ``DuneClient``; test against ``duneasync.testing.FakeDune``.
+Start with ``DuneClient``; test against ``duneasync.testing.FakeDune``. Every body the API
+sends is in ``duneasync.models``; what to build your own gate, scheduler or status source on
+is in ``duneasync.extend``.
 """
 
 from ._aiohttp import AiohttpTransport
-from ._budget import BudgetStats, RateBudget
-from ._client import DEFAULT_BASE_URL, DuneClient
-from ._csv import CSVDownload
+from ._budget import RateBudget
+from ._client import DuneClient
+from ._dune import BatchRun, Pipelines, PipelineWatch, QuerySpec, RunOutcome
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -24,64 +26,42 @@ from ._errors import (
     NotFoundError,
     PartialResultError,
     PermissionDeniedError,
+    PipelineRefusedError,
     RateLimitError,
     ResponseDecodeError,
+    ResponseValidationError,
     ResultChangedError,
     ResultNotReadyError,
     ServerError,
     UnsafeURLError,
     WaitTimeoutError,
+    WatchTimeoutError,
 )
 from ._frames import to_arrow, to_polars
 from ._models import (
     CSVPage,
     ExecutionResponse,
     ExecutionResult,
-    ExecutionState,
     ExecutionStatus,
     MaterializedViewRefreshNode,
     Pipeline,
     PipelineExecutionResponse,
-    PipelineMaterializedViewRefreshStatus,
     PipelineNode,
     PipelineNodeExecution,
-    PipelineQueryExecutionStatus,
     PipelineStatus,
     QueryError,
-    QueryErrorMetadata,
     QueryExecutionNode,
-    ResultData,
     ResultMetadata,
 )
 from ._options import ResultFilters, ResultOptions
-from ._paging import DATAPOINT_CAP
-from ._ratelimit import RateLimitInfo, RateLimitPolicy, RateLimitState
+from ._publish import publish
+from ._results import CSVDownload, ResultReader
 from ._retry import RetryPolicy
-from ._transport import Bucket, RequestGate
+from ._states import ExecutionState
 from ._version import __version__
-from ._watch import (
-    BatchRun,
-    GenericExecutionSource,
-    GenericExecutionStatus,
-    ItemProgress,
-    PipelineRefusedError,
-    PipelineWatch,
-    PollPolicy,
-    PollScheduler,
-    Progress,
-    QuerySpec,
-    RunOutcome,
-    StatusSource,
-    Watch,
-    WatchState,
-    WatchSummary,
-    WatchTimeoutError,
-    watch,
-)
+from ._watch import ItemProgress, PollPolicy, Watch, WatchState, WatchSummary
 
 __all__ = [
-    "DATAPOINT_CAP",
-    "DEFAULT_BASE_URL",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -91,8 +71,6 @@ __all__ = [
     "BadRequestError",
     "BatchRun",
     "BillingLimitError",
-    "Bucket",
-    "BudgetStats",
     "CSVDownload",
     "CSVPage",
     "ConfigurationError",
@@ -106,8 +84,6 @@ __all__ = [
     "ExecutionResult",
     "ExecutionState",
     "ExecutionStatus",
-    "GenericExecutionSource",
-    "GenericExecutionStatus",
     "ItemProgress",
     "MaterializedViewRefreshNode",
     "NotFoundError",
@@ -115,37 +91,29 @@ __all__ = [
     "PermissionDeniedError",
     "Pipeline",
     "PipelineExecutionResponse",
-    "PipelineMaterializedViewRefreshStatus",
     "PipelineNode",
     "PipelineNodeExecution",
-    "PipelineQueryExecutionStatus",
     "PipelineRefusedError",
     "PipelineStatus",
     "PipelineWatch",
+    "Pipelines",
     "PollPolicy",
-    "PollScheduler",
-    "Progress",
     "QueryError",
-    "QueryErrorMetadata",
     "QueryExecutionNode",
     "QuerySpec",
     "RateBudget",
     "RateLimitError",
-    "RateLimitInfo",
-    "RateLimitPolicy",
-    "RateLimitState",
-    "RequestGate",
     "ResponseDecodeError",
+    "ResponseValidationError",
     "ResultChangedError",
-    "ResultData",
     "ResultFilters",
     "ResultMetadata",
     "ResultNotReadyError",
     "ResultOptions",
+    "ResultReader",
     "RetryPolicy",
     "RunOutcome",
     "ServerError",
-    "StatusSource",
     "UnsafeURLError",
     "WaitTimeoutError",
     "Watch",
@@ -155,5 +123,6 @@ __all__ = [
     "__version__",
     "to_arrow",
     "to_polars",
-    "watch",
 ]
+
+publish(__name__, __all__, globals())

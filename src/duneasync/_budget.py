@@ -17,28 +17,27 @@ sends more than the quota in any window, whatever the number of callers:
   one request, for ``Retry-After`` seconds.
 
 Polling schedulers may also *claim* a slot before choosing what to poll (``claim``), so that
-the choice is made with the freshest information once the budget allows a request.
+the choice is made with the freshest information once the budget allows a request; the claim
+travels with the request, as an argument, to the request core, which spends it at the gate.
 """
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import logging
 import math
 from collections import deque
-from collections.abc import Generator
-from contextlib import contextmanager
 from typing import Literal
 
 import anyio
 import httpx
 
-from ._errors import ConfigurationError, parse_retry_after
+from ._describe import parse_retry_after
+from ._errors import ConfigurationError
+from ._gate import Bucket, RequestGate
 from ._ratelimit import parse_rate_limits
-from ._transport import Bucket
 
-__all__ = ["PLANS", "BudgetStats", "RateBudget", "SlotClaim"]
+__all__ = ["PLANS", "BudgetClaim", "BudgetStats", "RateBudget"]
 
 logger = logging.getLogger("duneasync")
 
@@ -85,10 +84,10 @@ class BudgetStats:
         return sum(self.rate_limited.values())
 
 
-class SlotClaim:
-    """A request slot taken ahead of the request, spent by the next gate passage in its context.
+class BudgetClaim:
+    """A request slot taken ahead of the request, spent by the request it is handed to.
 
-    Made by ``RateBudget.claim``; see ``RateBudget.using``.
+    Made by ``RateBudget.claim``; give it back with ``RateBudget.settle`` if no request spent it.
     """
 
     __slots__ = ("bucket", "budget", "used")
@@ -98,10 +97,12 @@ class SlotClaim:
         self.bucket: Bucket = bucket
         self.used = False
 
-
-_CLAIM: contextvars.ContextVar[SlotClaim | None] = contextvars.ContextVar(
-    "duneasync_slot_claim", default=None
-)
+    def spend(self, gate: RequestGate, bucket: Bucket) -> bool:
+        """Spend the slot on a request to ``gate`` in ``bucket``; False if it cannot pay for it."""
+        if self.used or gate is not self.budget or bucket != self.bucket:
+            return False
+        self.used = True
+        return True
 
 
 class _Bucket:
@@ -273,14 +274,7 @@ class RateBudget:
     # -- the RequestGate protocol -------------------------------------------------------------
 
     async def acquire(self, bucket: Bucket, *, background: bool) -> None:
-        """Wait until a request of ``bucket`` may be sent, and count it as sent.
-
-        A slot claimed with ``claim`` in the current context is spent instead of waiting.
-        """
-        claim = _CLAIM.get()
-        if claim is not None and claim.budget is self and claim.bucket == bucket and not claim.used:
-            claim.used = True
-            return
+        """Wait until a request of ``bucket`` may be sent, and count it as sent."""
         await self._wait_and_take(bucket, background=background)
 
     def record(self, bucket: Bucket, response: httpx.Response | None) -> None:
@@ -294,24 +288,16 @@ class RateBudget:
 
     # -- claims, for schedulers -----------------------------------------------------------------
 
-    async def claim(self, bucket: Bucket, *, background: bool = True) -> SlotClaim:
+    async def claim(self, bucket: Bucket, *, background: bool = True) -> BudgetClaim:
         """Wait for a slot and take it now, for a request to be chosen and sent next.
 
-        Send the request inside ``using(claim)``; then call ``settle(claim)``.
+        Hand the claim to the request that spends it (``claim=`` of the request core); then call
+        ``settle(claim)``, which gives the slot back if no request spent it.
         """
         await self._wait_and_take(bucket, background=background)
-        return SlotClaim(self, bucket)
+        return BudgetClaim(self, bucket)
 
-    @contextmanager
-    def using(self, claim: SlotClaim | None) -> Generator[None]:
-        """Let the next gate passage of this bucket, in this context, spend ``claim``."""
-        token = _CLAIM.set(claim)
-        try:
-            yield
-        finally:
-            _CLAIM.reset(token)
-
-    def settle(self, claim: SlotClaim) -> None:
+    def settle(self, claim: BudgetClaim) -> None:
         """Give back a claimed slot that no request spent (a spent one is freed by ``record``)."""
         if claim.used:
             return

@@ -1,4 +1,9 @@
-"""Decoding response bodies: one msgspec decoder per type, built once and reused."""
+"""Decoding response bodies: one msgspec decoder per type, built once and reused.
+
+A body that is not JSON, or is cut short, is a ``ResponseDecodeError``, which a GET retries; a
+whole JSON body that does not fit the type is a ``ResponseValidationError``, which nothing
+retries: the same request would bring the same body.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,10 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from ._errors import decode_error
+from ._errors import ResponseDecodeError, decode_error
 from ._models import ExecutionResult
 
-__all__ = ["decode_with", "decoding", "decoding_results", "results_decoder"]
+__all__ = ["decode_bytes", "decode_with", "decoding", "decoding_results", "results_decoder"]
 
 T = TypeVar("T")
 
@@ -27,11 +32,37 @@ def results_decoder(row_type: type[Any] | None) -> msgspec.json.Decoder[Executio
     return _decoder(ExecutionResult[row_type or dict[str, Any]])  # type: ignore[misc]  # a runtime type
 
 
+def decode_bytes(decoder: msgspec.json.Decoder[T], body: bytes, response: httpx.Response) -> T:
+    """Decode a body read apart from its response (see ``RequestCore.read``).
+
+    Raises:
+        ResponseDecodeError: The body is not JSON (or was cut short).
+        ResponseValidationError: It is JSON that does not fit the decoder's type.
+    """
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise _described(response, body, str(exc), whole=True) from exc
+    except msgspec.DecodeError as exc:
+        raise _described(response, body, str(exc), whole=False) from exc
+
+
+def _described(
+    response: httpx.Response, body: bytes, problem: str, *, whole: bool
+) -> ResponseDecodeError:
+    readable = httpx.Response(
+        response.status_code, headers=response.headers, content=body, request=response.request
+    )
+    return decode_error(response.request, readable, problem, whole=whole)
+
+
 def decode_with(decoder: msgspec.json.Decoder[T], response: httpx.Response) -> T:
     """Decode a response body, turning a bad body into ``ResponseDecodeError``."""
     try:
         return decoder.decode(response.content)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except msgspec.ValidationError as exc:
+        raise decode_error(response.request, response, str(exc), whole=True) from exc
+    except msgspec.DecodeError as exc:
         raise decode_error(response.request, response, str(exc)) from exc
 
 

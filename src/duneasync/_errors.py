@@ -1,4 +1,4 @@
-"""Every error duneasync raises, and the pure mapping from a response to one.
+"""Every error duneasync raises, and the pure mappings from a response or a state to one.
 
 The hierarchy::
 
@@ -16,7 +16,8 @@ The hierarchy::
     │   │   └── PipelineRefusedError      run_many's pipeline was refused; nothing ran
     │   ├── APIConnectionError        no usable answer: DNS, refused, reset, truncated
     │   │   └── APITimeoutError
-    │   ├── ResponseDecodeError       a 2xx whose body is not what the API promises
+    │   ├── ResponseDecodeError       a 2xx whose body is broken or cut short (retried on GET)
+    │   │   └── ResponseValidationError   a whole body that does not fit its model or row_type
     │   └── UnsafeURLError            a next_uri pointing away from the configured origin
     ├── ExecutionError                an execution ended without a usable result
     │   ├── ExecutionFailedError          QUERY_STATE_FAILED, with the server's error
@@ -37,43 +38,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import msgspec
+
+from ._describe import body_excerpt, describe_request, error_message, parse_retry_after
+from ._states import ExecutionState, canonical_state
 
 if TYPE_CHECKING:
     from ._models import ExecutionStatus, QueryError
 
-__all__ = [
-    "APIConnectionError",
-    "APIError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "BillingLimitError",
-    "ConfigurationError",
-    "DuneError",
-    "ExecutionCancelledError",
-    "ExecutionError",
-    "ExecutionExpiredError",
-    "ExecutionFailedError",
-    "NotFoundError",
-    "PartialResultError",
-    "PermissionDeniedError",
-    "PipelineRefusedError",
-    "RateLimitError",
-    "ResponseDecodeError",
-    "ResultChangedError",
-    "ResultNotReadyError",
-    "ServerError",
-    "UnsafeURLError",
-    "WaitTimeoutError",
-    "WatchTimeoutError",
-    "status_error",
-]
-
-# Longest excerpt of an unexpected body quoted in a message: enough to recognise a proxy's HTML
-# page, short enough to keep the message on one line.
-_EXCERPT = 120
+# The public names are re-exported by the package's ``__init__``; this module has no ``__all__``
+# so that the tree above stays the one list of them.
 
 
 class DuneError(Exception):
@@ -203,6 +176,14 @@ class ResponseDecodeError(APIError):
         self.response = response
 
 
+class ResponseValidationError(ResponseDecodeError):
+    """A whole, well-formed JSON body that does not fit its model or the ``row_type`` asked for.
+
+    Unlike a body cut short, it is what the server meant to send: sending the request again
+    cannot help, so it is never retried (and a watcher stops polling the item).
+    """
+
+
 class UnsafeURLError(APIError):
     """A URL from the server (``next_uri``) points away from the configured origin.
 
@@ -296,12 +277,6 @@ class WatchTimeoutError(WaitTimeoutError):
         self.unfinished = unfinished
 
 
-class _ErrorBody(msgspec.Struct):
-    error: Any = None
-
-
-_ERROR_BODY = msgspec.json.Decoder(_ErrorBody)
-
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -310,43 +285,6 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     404: NotFoundError,
     429: RateLimitError,
 }
-
-
-def describe_request(request: httpx.Request) -> str:
-    """Name a request in a message: method and path, never the query string or headers."""
-    return f"{request.method} {request.url.path}"
-
-
-def body_excerpt(content: bytes) -> str:
-    """Quote the start of an unexpected body on one line."""
-    text = " ".join(content[:_EXCERPT].decode("utf-8", "replace").split())
-    return text + ("..." if len(content) > _EXCERPT else "")
-
-
-def error_message(content: bytes) -> str | None:
-    """Return the ``error`` field of Dune's JSON error body, or None for any other body."""
-    try:
-        body = _ERROR_BODY.decode(content)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    if isinstance(body.error, str):
-        return body.error
-    if isinstance(body.error, dict):
-        # Some gateways nest the message: {"error": {"message": "..."}}.
-        message = body.error.get("message")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-        return message if isinstance(message, str) else None
-    return None
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Read ``Retry-After`` as seconds (Dune sends delta-seconds; dates are not used)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
 
 
 def status_error(request: httpx.Request, response: httpx.Response) -> APIStatusError:
@@ -386,14 +324,74 @@ def status_error(request: httpx.Request, response: httpx.Response) -> APIStatusE
 
 
 def decode_error(
-    request: httpx.Request, response: httpx.Response, problem: str
+    request: httpx.Request, response: httpx.Response, problem: str, *, whole: bool = False
 ) -> ResponseDecodeError:
-    """Describe a 2xx body that could not be decoded."""
+    """Describe a 2xx body that could not be decoded.
+
+    Args:
+        request: The request that was sent.
+        response: Its response, body already read.
+        problem: What is wrong with the body.
+        whole: The body arrived whole and is well-formed but does not fit its model: a
+            ``ResponseValidationError``, which no retry can mend.
+    """
     content_type = response.headers.get("content-type", "no content type")
-    return ResponseDecodeError(
+    cls = ResponseValidationError if whole else ResponseDecodeError
+    return cls(
         f"{describe_request(request)} answered {response.status_code} with a body that is not"
         f" the expected JSON ({content_type}, {len(response.content)} bytes): {problem};"
         f" body starts {body_excerpt(response.content)!r}",
         request=request,
         response=response,
     )
+
+
+def execution_error(
+    status: ExecutionStatus,
+    *,
+    what: str | None = None,
+    allow_partial: bool = True,
+    has_result: bool = False,
+) -> ExecutionError | None:
+    """Map an execution's state to the error it means, without I/O; None when it is usable.
+
+    The one place where a state (of an execution, a result page or a pipeline node) becomes an
+    exception, so every API that waits or reads says the same thing.
+
+    Args:
+        status: The execution's status; pipeline node words are understood too.
+        what: How the message names it; ``execution <id>`` by default.
+        allow_partial: Whether a truncated result (``QUERY_STATE_COMPLETED_PARTIAL``) is usable.
+        has_result: Whether rows came with the status: a state invented after this release is
+            then usable rather than an error.
+
+    Returns:
+        None for a usable outcome, else the error for the caller to raise.
+    """
+    state = canonical_state(status.state)
+    what = what or f"execution {status.execution_id}"
+    if state == ExecutionState.COMPLETED:
+        return None
+    if state == ExecutionState.COMPLETED_PARTIAL:
+        if allow_partial:
+            return None
+        return PartialResultError(
+            f"{what} is partial (QUERY_STATE_COMPLETED_PARTIAL: the server truncated it at its"
+            " storage cap); pass allow_partial_results=True to read the rows it kept",
+            status=status,
+        )
+    if state == ExecutionState.FAILED:
+        reason = f": {status.error}" if status.error is not None else ""
+        return ExecutionFailedError(f"{what} failed{reason}", status=status)
+    if state == ExecutionState.CANCELLED:
+        return ExecutionCancelledError(f"{what} was cancelled", status=status)
+    if state == ExecutionState.EXPIRED:
+        return ExecutionExpiredError(f"{what} has expired; execute the query again", status=status)
+    if has_result:
+        return None
+    if not status.is_finished:
+        return ResultNotReadyError(
+            f"{what} is not finished yet ({state}); wait for it before reading its result",
+            status=status,
+        )
+    return ExecutionError(f"{what} ended in state {state} without a result", status=status)

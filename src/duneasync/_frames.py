@@ -210,7 +210,7 @@ def polars_frame(
 
 
 def to_polars(result: ExecutionResult[Any]) -> pl.DataFrame:
-    """Return a whole result (e.g. from ``get_all_results``) as a polars DataFrame.
+    """Return a whole result (e.g. from ``dune.results(id).all()``) as a polars DataFrame.
 
     Columns are typed from ``result.metadata.column_types`` (see the module's table); rows may
     be dicts or msgspec Structs.
@@ -295,7 +295,7 @@ def arrow_table(
 
 
 def to_arrow(result: ExecutionResult[Any]) -> pa.Table:
-    """Return a whole result (e.g. from ``get_all_results``) as a ``pyarrow.Table``.
+    """Return a whole result (e.g. from ``dune.results(id).all()``) as a ``pyarrow.Table``.
 
     Columns are typed from ``result.metadata.column_types`` (see the module's table); rows may
     be dicts or msgspec Structs.

@@ -8,11 +8,12 @@ decides terminality when it is present.
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
+
+from ._states import TERMINAL_STATES, ExecutionState
 
 if TYPE_CHECKING:
     import polars as pl
@@ -44,33 +45,6 @@ RowT = TypeVar("RowT")
 
 # The server writes "no time yet" as the Unix epoch (e.g. expires_at while executing).
 _ZERO_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-class ExecutionState(str, enum.Enum):
-    """The execution states Dune documents.
-
-    ``ExecutionStatus.state`` stays a plain string so that a state added later still decodes;
-    compare it with these constants (``status.state == ExecutionState.COMPLETED``).
-    """
-
-    PENDING = "QUERY_STATE_PENDING"
-    EXECUTING = "QUERY_STATE_EXECUTING"
-    COMPLETED = "QUERY_STATE_COMPLETED"
-    COMPLETED_PARTIAL = "QUERY_STATE_COMPLETED_PARTIAL"
-    FAILED = "QUERY_STATE_FAILED"
-    CANCELLED = "QUERY_STATE_CANCELLED"
-    EXPIRED = "QUERY_STATE_EXPIRED"
-
-    def __str__(self) -> str:
-        return self.value
-
-    @property
-    def is_terminal(self) -> bool:
-        """Whether an execution in this state will not change any more."""
-        return self not in (ExecutionState.PENDING, ExecutionState.EXECUTING)
-
-
-_TERMINAL_STATES = frozenset(s.value for s in ExecutionState if s.is_terminal)
 
 
 def _absent_if_zero(value: datetime | None) -> datetime | None:
@@ -147,7 +121,7 @@ class _StatusFields(msgspec.Struct, kw_only=True):
         """
         if self.is_execution_finished is not None:
             return self.is_execution_finished
-        return self.state in _TERMINAL_STATES
+        return self.state in TERMINAL_STATES
 
     @property
     def known_state(self) -> ExecutionState | None:

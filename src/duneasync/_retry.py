@@ -1,9 +1,13 @@
 """The one place that decides which failed requests are tried again, and when.
 
+``RetryPolicy.call`` is the only retry loop of the client: the request core runs each request,
+body checks and decoding included, inside it, and nothing retries around it.
+
 GETs are idempotent: they are retried on 429, 5xx, connection failures, timeouts and bodies cut
-short. A POST may start a paid execution, so it is retried only where the server certainly did
-not act on it: a 429 (refused before any work), or a connection that failed before the request
-was sent. A 5xx or a read timeout after a POST is surfaced: the execution may be running already.
+short (not on a whole body that does not fit its model: that is the same on every try). A POST
+may start a paid execution, so it is retried only where the server certainly did not act on it:
+a 429 (refused before any work), or a connection that failed before the request was sent. A 5xx
+or a read timeout after a POST is surfaced: the execution may be running already.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from typing import TypeVar
 import anyio
 import tenacity
 
+from ._describe import describe_request
 from ._errors import (
     APIConnectionError,
     DuneError,
     RateLimitError,
     ResponseDecodeError,
+    ResponseValidationError,
     ServerError,
-    describe_request,
 )
 
 __all__ = ["RetryPolicy", "is_retryable"]
@@ -44,6 +49,8 @@ def is_retryable(error: BaseException, *, idempotent: bool) -> bool:
         return True  # a 429 is a refusal: nothing was done, for GET and POST alike
     if isinstance(error, APIConnectionError):
         return idempotent or error.request_sent is False
+    if isinstance(error, ResponseValidationError):
+        return False  # a whole body that does not fit: the same request gets the same body
     if isinstance(error, (ServerError, ResponseDecodeError)):
         return idempotent
     return False

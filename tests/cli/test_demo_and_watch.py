@@ -77,7 +77,7 @@ def test_watch_a_pipeline_node_by_node(cli: CLI, fake: FakeDune) -> None:
 
     async def start() -> str:
         async with DuneClient(fake.api_key, base_url=cli.server.base_url) as dune:
-            return (await dune.execute_query_pipeline(8)).pipeline_execution_id
+            return (await dune.pipelines.execute_lineage(8)).pipeline_execution_id
 
     pipeline_id = anyio.run(start)
     result = cli("watch", "--pipeline", pipeline_id)

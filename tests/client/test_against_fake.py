@@ -230,13 +230,13 @@ async def test_a_running_execution_is_cancelled(
 async def test_a_query_pipeline_runs_every_node_of_its_lineage(
     dune: DuneClient, fake: FakeDune, clock: ManualClock
 ) -> None:
-    pipeline = await dune.get_query_pipeline(DOWNSTREAM_QUERY_ID)
+    pipeline = await dune.pipelines.lineage(DOWNSTREAM_QUERY_ID)
     kinds = [
         "view" if node.materialized_view_refresh is not None else "query" for node in pipeline.nodes
     ]
     assert kinds == ["query", "view", "query"]
 
-    started = await dune.execute_query_pipeline(DOWNSTREAM_QUERY_ID, performance="large")
+    started = await dune.pipelines.execute_lineage(DOWNSTREAM_QUERY_ID, performance="large")
     status = await poll_pipeline(dune, clock, started.pipeline_execution_id)
 
     assert status.status == "completed"
@@ -253,11 +253,11 @@ async def test_a_query_pipeline_runs_every_node_of_its_lineage(
 
 
 @pytest.mark.parametrize("form", ["nodes", "lineage"])
-async def test_execute_pipeline_accepts_nodes_or_a_query_lineage(
+async def test_pipelines_execute_accepts_nodes_or_a_query_lineage(
     dune: DuneClient, fake: FakeDune, clock: ManualClock, form: str
 ) -> None:
     if form == "nodes":
-        started = await dune.execute_pipeline(
+        started = await dune.pipelines.execute(
             Pipeline(
                 nodes=[
                     PipelineNode(id=1, query_execution=QueryExecutionNode(query_id=QUERY_ID)),
@@ -270,7 +270,7 @@ async def test_execute_pipeline_accepts_nodes_or_a_query_lineage(
             )
         )
     else:
-        started = await dune.execute_pipeline(query_id=DOWNSTREAM_QUERY_ID, performance="medium")
+        started = await dune.pipelines.execute(query_id=DOWNSTREAM_QUERY_ID, performance="medium")
 
     status = await poll_pipeline(dune, clock, started.pipeline_execution_id)
 

@@ -13,6 +13,7 @@ from duneasync import (
     DuneClient,
     ExecutionState,
     ResponseDecodeError,
+    ResponseValidationError,
     RetryPolicy,
     ServerError,
 )
@@ -244,15 +245,17 @@ async def test_an_execute_answer_without_an_execution_id_is_a_response_decode_er
         await dune.execute_query(1234)
 
 
-async def test_rows_that_do_not_fit_the_row_type_are_a_response_decode_error(
+async def test_rows_that_do_not_fit_the_row_type_are_one_request_and_a_validation_error(
     dune: DuneClient, router: respx.MockRouter
 ) -> None:
     body = payload("results_completed.json")
     body["result"]["rows"][3]["ct"] = "2.137508e+06"
-    router.get(RESULTS).respond(json=body)
+    route = router.get(RESULTS).respond(json=body)
 
-    with pytest.raises(ResponseDecodeError, match=r"\$\.result\.rows\[3\]\.ct"):
-        await dune.get_execution_results(EXECUTION_ID, row_type=TableCount)
+    with pytest.raises(ResponseValidationError, match=r"\$\.result\.rows\[3\]\.ct"):
+        await dune.results(EXECUTION_ID, row_type=TableCount).page()
+
+    assert route.call_count == 1
 
 
 async def test_a_pipeline_status_with_unknown_fields_and_kinds_decodes(

@@ -327,12 +327,12 @@ async def test_get_execution_results_sends_sample_count_alone(
     assert query_of(route.calls.last.request) == {"sample_count": "3", "columns": "ct"}
 
 
-async def test_get_execution_results_decodes_rows_into_the_row_type(
+async def test_results_page_decodes_rows_into_the_row_type(
     dune: DuneClient, router: respx.MockRouter
 ) -> None:
     router.get(f"/execution/{EXECUTION_ID}/results").respond(json=payload("results_completed.json"))
 
-    page = await dune.get_execution_results(EXECUTION_ID, row_type=TableCount)
+    page = await dune.results(EXECUTION_ID, row_type=TableCount).page()
 
     assert page.rows[1] == TableCount(TableName="eth_traces", ct=4474223)
     assert all(isinstance(row, TableCount) for row in page.rows)
@@ -426,12 +426,12 @@ async def test_get_latest_result_reads_the_query_results_with_options(
     assert len(page.rows) == 8
 
 
-async def test_get_latest_result_decodes_rows_into_the_row_type(
+async def test_latest_results_page_decodes_rows_into_the_row_type(
     dune: DuneClient, router: respx.MockRouter
 ) -> None:
     router.get("/query/980708/results").respond(json=payload("results_completed.json"))
 
-    page = await dune.get_latest_result(980708, row_type=TableCount)
+    page = await dune.latest_results(980708, row_type=TableCount).page()
 
     assert page.rows[-1] == TableCount(TableName="optimism_transactions", ct=120973)
 
@@ -525,7 +525,9 @@ async def test_get_next_results_csv_follows_the_next_uri_header(
 # -- pipelines ----------------------------------------------------------------------------------
 
 
-async def test_execute_pipeline_posts_the_nodes(dune: DuneClient, router: respx.MockRouter) -> None:
+async def test_pipelines_execute_posts_the_nodes(
+    dune: DuneClient, router: respx.MockRouter
+) -> None:
     route = router.post("/pipelines/execute").respond(
         json=openapi_example("models.ExecutePipelineResponse")
     )
@@ -543,7 +545,7 @@ async def test_execute_pipeline_posts_the_nodes(dune: DuneClient, router: respx.
         ),
     ]
 
-    started = await dune.execute_pipeline(Pipeline(nodes=nodes))
+    started = await dune.pipelines.execute(Pipeline(nodes=nodes))
 
     body = assert_json_post(route.calls.last.request, "/api/v1/pipelines/execute")
     assert body == {
@@ -568,14 +570,14 @@ async def test_execute_pipeline_posts_the_nodes(dune: DuneClient, router: respx.
     assert started.pipeline_execution_id == "01HKZJ2683PHF9Q9PHHQ8FW4Q1"
 
 
-async def test_execute_pipeline_accepts_a_plain_list_of_nodes(
+async def test_pipelines_execute_accepts_a_plain_list_of_nodes(
     dune: DuneClient, router: respx.MockRouter
 ) -> None:
     route = router.post("/pipelines/execute").respond(
         json={"pipeline_execution_id": PIPELINE_EXECUTION_ID}
     )
 
-    await dune.execute_pipeline(
+    await dune.pipelines.execute(
         [PipelineNode(id=7, query_execution=QueryExecutionNode(query_id=1))]
     )
 
@@ -584,14 +586,14 @@ async def test_execute_pipeline_accepts_a_plain_list_of_nodes(
     }
 
 
-async def test_execute_pipeline_posts_a_query_lineage_body(
+async def test_pipelines_execute_posts_a_query_lineage_body(
     dune: DuneClient, router: respx.MockRouter
 ) -> None:
     route = router.post("/pipelines/execute").respond(
         json={"pipeline_execution_id": PIPELINE_EXECUTION_ID}
     )
 
-    started = await dune.execute_pipeline(
+    started = await dune.pipelines.execute(
         query_id=1234, performance="large", parameters={"chain": "base"}
     )
 
@@ -604,14 +606,14 @@ async def test_execute_pipeline_posts_a_query_lineage_body(
     assert started.pipeline_execution_id == PIPELINE_EXECUTION_ID
 
 
-async def test_execute_query_pipeline_posts_performance_and_parameters(
+async def test_pipelines_execute_lineage_posts_performance_and_parameters(
     dune: DuneClient, router: respx.MockRouter
 ) -> None:
     route = router.post("/query/1234/pipeline/execute").respond(
         json=openapi_example("models.ExecuteQueryPipelineResponse")
     )
 
-    started = await dune.execute_query_pipeline(1234, parameters={"chain": "base"})
+    started = await dune.pipelines.execute_lineage(1234, parameters={"chain": "base"})
 
     body = assert_json_post(route.calls.last.request, "/api/v1/query/1234/pipeline/execute")
     # The OpenAPI description makes performance required: the default is sent.
@@ -619,12 +621,12 @@ async def test_execute_query_pipeline_posts_performance_and_parameters(
     assert started.pipeline_execution_id == "01HKZJ2683PHF9Q9PHHQ8FW4Q1"
 
 
-async def test_get_query_pipeline_decodes_query_and_materialized_view_nodes(
+async def test_pipelines_lineage_decodes_query_and_materialized_view_nodes(
     dune: DuneClient, router: respx.MockRouter
 ) -> None:
     route = router.get("/query/1234/pipeline").respond(json=payload("query_pipeline.json"))
 
-    pipeline = await dune.get_query_pipeline(1234)
+    pipeline = await dune.pipelines.lineage(1234)
 
     request = route.calls.last.request
     assert request.method == "GET"
@@ -642,14 +644,14 @@ async def test_get_query_pipeline_decodes_query_and_materialized_view_nodes(
     )
 
 
-async def test_get_query_pipeline_decodes_the_openapi_example(
+async def test_pipelines_lineage_decodes_the_openapi_example(
     dune: DuneClient, router: respx.MockRouter
 ) -> None:
     router.get("/query/1234/pipeline").respond(
         json=openapi_example("models.GetQueryPipelineResponse")
     )
 
-    pipeline = await dune.get_query_pipeline(1234)
+    pipeline = await dune.pipelines.lineage(1234)
 
     (node,) = pipeline.nodes
     assert node.id == 1
@@ -657,12 +659,12 @@ async def test_get_query_pipeline_decodes_the_openapi_example(
     assert node.query_execution.query_id == 1234
 
 
-async def test_get_query_pipeline_without_a_pipeline_is_empty(
+async def test_pipelines_lineage_without_a_pipeline_is_empty(
     dune: DuneClient, router: respx.MockRouter
 ) -> None:
     router.get("/query/1234/pipeline").respond(json={})
 
-    assert await dune.get_query_pipeline(1234) == Pipeline(nodes=[])
+    assert await dune.pipelines.lineage(1234) == Pipeline(nodes=[])
 
 
 async def test_get_pipeline_status_reports_every_node_from_one_request(

@@ -7,9 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
-from duneasync import ConfigurationError, RateLimitInfo, RateLimitPolicy, RateLimitState
+from duneasync import ConfigurationError
 from duneasync._options import result_params
 from duneasync._ratelimit import parse_rate_limits
+from duneasync.models import RateLimitInfo, RateLimitPolicy, RateLimitState
 
 # -- result_params ------------------------------------------------------------------------------
 

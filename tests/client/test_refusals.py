@@ -104,9 +104,9 @@ QUERY_ID_CALLS: dict[str, Callable[[DuneClient, Any], Awaitable[object]]] = {
     "execute_query": lambda dune, q: dune.execute_query(q),
     "get_latest_result": lambda dune, q: dune.get_latest_result(q),
     "get_latest_result_csv": lambda dune, q: dune.get_latest_result_csv(q),
-    "execute_query_pipeline": lambda dune, q: dune.execute_query_pipeline(q),
-    "get_query_pipeline": lambda dune, q: dune.get_query_pipeline(q),
-    "execute_pipeline": lambda dune, q: dune.execute_pipeline(query_id=q),
+    "pipelines.execute_lineage": lambda dune, q: dune.pipelines.execute_lineage(q),
+    "pipelines.lineage": lambda dune, q: dune.pipelines.lineage(q),
+    "pipelines.execute": lambda dune, q: dune.pipelines.execute(query_id=q),
 }
 
 
@@ -208,11 +208,11 @@ VIEW_NODE = MaterializedViewRefreshNode(name="mv_1")
         "two-kinds",
     ],
 )
-async def test_execute_pipeline_refuses_a_pipeline_the_server_would_refuse(
+async def test_pipelines_execute_refuses_a_pipeline_the_server_would_refuse(
     dune: DuneClient, router: respx.MockRouter, arguments: dict[str, Any], reason: str
 ) -> None:
     with pytest.raises(ConfigurationError, match=reason):
-        await dune.execute_pipeline(**arguments)
+        await dune.pipelines.execute(**arguments)
 
     assert len(router.calls) == 0
 

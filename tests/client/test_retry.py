@@ -21,6 +21,7 @@ from duneasync import (
     PermissionDeniedError,
     RateLimitError,
     ResponseDecodeError,
+    ResponseValidationError,
     RetryPolicy,
     ServerError,
     UnsafeURLError,
@@ -111,7 +112,8 @@ async def test_post_execute_is_not_retried_after_500(router: respx.MockRouter) -
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    "method", ["execute_sql", "execute_query_pipeline", "execute_pipeline", "cancel_execution"]
+    "method",
+    ["execute_sql", "pipelines.execute_lineage", "pipelines.execute", "cancel_execution"],
 )
 async def test_no_post_is_retried_after_a_read_timeout(
     router: respx.MockRouter, method: str
@@ -119,8 +121,8 @@ async def test_no_post_is_retried_after_a_read_timeout(
     route = router.route(method="POST").mock(side_effect=httpx.ReadTimeout)
     calls: dict[str, Callable[[DuneClient], Awaitable[object]]] = {
         "execute_sql": lambda dune: dune.execute_sql("select 1"),
-        "execute_query_pipeline": lambda dune: dune.execute_query_pipeline(1),
-        "execute_pipeline": lambda dune: dune.execute_pipeline(query_id=1),
+        "pipelines.execute_lineage": lambda dune: dune.pipelines.execute_lineage(1),
+        "pipelines.execute": lambda dune: dune.pipelines.execute(query_id=1),
         "cancel_execution": lambda dune: dune.cancel_execution(EXECUTION_ID),
     }
 
@@ -235,6 +237,9 @@ ERRORS: dict[str, Callable[[], BaseException]] = {
     ),
     "sent": lambda: APIConnectionError("x", request=_request(), request_sent=True),
     "bad body": lambda: ResponseDecodeError("x", request=_request(), response=httpx.Response(200)),
+    "whole body of the wrong shape": lambda: ResponseValidationError(
+        "x", request=_request(), response=httpx.Response(200)
+    ),
     "400": lambda: _status_error(BadRequestError, 400),
     "401": lambda: _status_error(AuthenticationError, 401),
     "402": lambda: _status_error(BillingLimitError, 402),
@@ -255,6 +260,7 @@ TRUTH_TABLE: dict[str, tuple[bool, bool]] = {
     "read timeout (maybe sent)": (True, False),
     "sent": (True, False),
     "bad body": (True, False),
+    "whole body of the wrong shape": (False, False),
     "400": (False, False),
     "401": (False, False),
     "402": (False, False),

@@ -33,7 +33,7 @@ async def test_rows_are_exact_when_page_requests_fail(
     dune = clients(fake.transport())
     execution_id = await completed_execution(dune, fake, Table.generated(6_000))
     fake.inject(fault, endpoint="execution_results", times=3)
-    result = await dune.get_all_results(execution_id, page_size=700, concurrency=4)
+    result = await dune.results(execution_id).all(page_size=700, concurrency=4)
     assert [row["id"] for row in result.rows] == list(range(6_000))
     assert fake.stats.faults_injected[fault.value] == 3
 
@@ -46,7 +46,7 @@ async def test_csv_is_exact_when_page_requests_fail(
     execution_id = await completed_execution(dune, fake, Table.generated(3_000))
     fake.inject(fault, endpoint="execution_results_csv", times=2)
     sink = io.BytesIO()
-    summary = await dune.download_csv(execution_id, sink, page_size=400)
+    summary = await dune.results(execution_id).download(sink, page_size=400)
     lines = sink.getvalue().decode().splitlines()
     assert lines[0].startswith("id,amount,symbol")
     assert [int(line.split(",", 1)[0]) for line in lines[1:]] == list(range(3_000))
@@ -57,16 +57,17 @@ async def test_a_server_page_cap_below_the_page_size_is_followed(clients: Client
     fake = FakeDune(max_page_rows=450)
     dune = clients(fake.transport())
     execution_id = await completed_execution(dune, fake, Table.generated(5_000))
-    rows = [row["id"] async for row in dune.iter_rows(execution_id, page_size=2_000)]
+    reader = dune.results(execution_id)
+    rows = [row["id"] async for row in reader.rows(page_size=2_000)]
     assert rows == list(range(5_000))
-    csv = b"".join([chunk async for chunk in dune.iter_csv(execution_id, page_size=2_000)])
+    csv = b"".join([chunk async for chunk in reader.csv(page_size=2_000)])
     assert len(csv.splitlines()) == 5_001
 
 
 async def test_the_datapoint_cap_is_never_exceeded(clients: ClientFactory, fake: FakeDune) -> None:
     dune = clients(fake.transport())
     execution_id = await completed_execution(dune, fake, Table.generated(50_000))
-    result = await dune.get_all_results(execution_id)
+    result = await dune.results(execution_id).all()
     assert len(result.rows) == 50_000
     # 1,000 rows to learn the shape, then 41,666 rows (6 columns) fill the second page.
     assert fake.stats.requests["execution_results"] == 3
@@ -76,14 +77,16 @@ async def test_partial_results_both_ways(clients: ClientFactory, fake: FakeDune)
     dune = clients(fake.transport())
     script = ExecutionScript(final_state=COMPLETED_PARTIAL, partial_rows=1_500)
     execution_id = await completed_execution(dune, fake, Table.generated(4_000), script=script)
+    refusing = dune.results(execution_id)
     with pytest.raises(PartialResultError):
-        await dune.get_all_results(execution_id)
+        await refusing.all()
     with pytest.raises(PartialResultError):
-        await dune.download_csv(execution_id, io.BytesIO())
-    result = await dune.get_all_results(execution_id, page_size=600, allow_partial_results=True)
+        await refusing.download(io.BytesIO())
+    accepting = dune.results(execution_id, allow_partial_results=True)
+    result = await accepting.all(page_size=600)
     assert result.is_partial
     assert [row["id"] for row in result.rows] == list(range(1_500))
-    summary = await dune.download_csv(execution_id, io.BytesIO(), allow_partial_results=True)
+    summary = await accepting.download(io.BytesIO())
     assert summary.is_partial
     assert summary.row_count == 1_500
 
@@ -91,9 +94,10 @@ async def test_partial_results_both_ways(clients: ClientFactory, fake: FakeDune)
 async def test_the_latest_result_of_a_query(clients: ClientFactory, fake: FakeDune) -> None:
     dune = clients(fake.transport())
     await completed_execution(dune, fake, Table.generated(2_345))
-    result = await dune.get_all_latest_results(1, page_size=1_000)
+    reader = dune.latest_results(1)
+    result = await reader.all(page_size=1_000)
     assert [row["id"] for row in result.rows] == list(range(2_345))
-    csv = b"".join([chunk async for chunk in dune.iter_latest_csv(1, page_size=1_000)])
+    csv = b"".join([chunk async for chunk in reader.csv(page_size=1_000)])
     assert len(csv.splitlines()) == 2_346
 
 
@@ -129,11 +133,11 @@ async def _measure(dune: DuneClient, execution_id: str, rows: int, *, csv: bool)
     tracemalloc.start()
     try:
         if csv:
-            summary = await dune.download_csv(execution_id, _Discard(), page_size=_PAGE)
+            summary = await dune.results(execution_id).download(_Discard(), page_size=_PAGE)
             count = summary.row_count
         else:
             count = 0
-            async for _row in dune.iter_rows(execution_id, page_size=_PAGE):
+            async for _row in dune.results(execution_id).rows(page_size=_PAGE):
                 count += 1
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -146,7 +150,7 @@ async def _measure(dune: DuneClient, execution_id: str, rows: int, *, csv: bool)
 _PAGE = 2_000  # rows: a JSON page body of about 350 kB, a CSV page of about 200 kB
 
 
-@pytest.mark.parametrize("csv", [False, True], ids=["iter_rows", "download_csv"])
+@pytest.mark.parametrize("csv", [False, True], ids=["rows", "download"])
 async def test_streaming_memory_does_not_grow_with_the_result(csv: bool) -> None:
     await _peak(2_000, csv=csv)  # warm caches and imports outside the measure
     small = await _peak(8 * _PAGE, csv=csv)

@@ -24,10 +24,10 @@ def _parse(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode())))
 
 
-async def test_iter_csv_writes_the_header_once_then_every_row(clients: ClientFactory) -> None:
+async def test_csv_writes_the_header_once_then_every_row(clients: ClientFactory) -> None:
     server = MiniDune(make_rows(5_000))
     dune = clients(server.transport())
-    data = b"".join([chunk async for chunk in dune.iter_csv(server.execution_id, page_size=700)])
+    data = b"".join([chunk async for chunk in dune.results(server.execution_id).csv(page_size=700)])
     lines = _parse(data)
     assert lines[0] == ["id", "c1", "c2"]
     assert [int(line[0]) for line in lines[1:]] == list(range(5_000))
@@ -40,9 +40,8 @@ async def test_download_to_a_path_reports_what_it_wrote(
 ) -> None:
     server = MiniDune(make_rows(3_000))
     target = tmp_path / "out.csv"
-    summary = await clients(server.transport()).download_csv(
-        server.execution_id, target, page_size=1_000
-    )
+    reader = clients(server.transport()).results(server.execution_id)
+    summary = await reader.download(target, page_size=1_000)
     data = target.read_bytes()
     assert summary.row_count == 3_000
     assert summary.bytes_written == len(data)
@@ -56,9 +55,8 @@ async def test_download_to_a_path_reports_what_it_wrote(
 async def test_download_to_a_file_object(clients: ClientFactory) -> None:
     server = MiniDune(make_rows(1_200))
     sink = io.BytesIO()
-    summary = await clients(server.transport()).download_csv(
-        server.execution_id, sink, page_size=500
-    )
+    reader = clients(server.transport()).results(server.execution_id)
+    summary = await reader.download(sink, page_size=500)
     assert summary.path is None
     assert _parse(sink.getvalue())[1:] == [[str(i), f"v{i}_1", f"v{i}_2"] for i in range(1_200)]
 
@@ -69,10 +67,11 @@ async def test_a_failed_download_leaves_no_file_and_an_old_file_untouched(
     server = MiniDune(
         make_rows(3_000), fail=lambda n, p: 500 if p.get("offset") == "2000" else None
     )
+    reader = clients(server.transport()).results(server.execution_id)
     target = tmp_path / "out.csv"
     target.write_bytes(b"previous\n")
     with pytest.raises(ServerError):
-        await clients(server.transport()).download_csv(server.execution_id, target, page_size=1_000)
+        await reader.download(target, page_size=1_000)
     assert target.read_bytes() == b"previous\n"
     assert _files(tmp_path) == [target]
 
@@ -82,7 +81,7 @@ async def test_a_failed_download_to_a_new_path_creates_nothing(
 ) -> None:
     server = MiniDune(make_rows(3_000), state="QUERY_STATE_COMPLETED_PARTIAL")
     with pytest.raises(PartialResultError):
-        await clients(server.transport()).download_csv(server.execution_id, tmp_path / "x.csv")
+        await clients(server.transport()).results(server.execution_id).download(tmp_path / "x.csv")
     assert _files(tmp_path) == []
 
 
@@ -91,7 +90,7 @@ async def test_csv_pages_of_the_latest_result_come_from_one_execution(
 ) -> None:
     server = MiniDune(make_rows(2_000))
     dune = clients(server.transport())
-    data = b"".join([chunk async for chunk in dune.iter_latest_csv(7, page_size=500)])
+    data = b"".join([chunk async for chunk in dune.latest_results(7).csv(page_size=500)])
     assert len(_parse(data)) == 2_001
     paths = [path for path, _ in server.requests]
     assert paths[0] == "/api/v1/query/7/results"
@@ -101,14 +100,8 @@ async def test_csv_pages_of_the_latest_result_come_from_one_execution(
 async def test_failed_csv_pages_are_retried_in_place(clients: ClientFactory) -> None:
     failures = {2: 500, 4: 503, 5: 502}
     server = MiniDune(make_rows(4_000), fail=lambda n, _: failures.get(n))
-    data = b"".join(
-        [
-            c
-            async for c in clients(server.transport()).iter_csv(
-                server.execution_id, page_size=1_000
-            )
-        ]
-    )
+    reader = clients(server.transport()).results(server.execution_id)
+    data = b"".join([chunk async for chunk in reader.csv(page_size=1_000)])
     assert [int(line[0]) for line in _parse(data)[1:]] == list(range(4_000))
 
 
@@ -120,14 +113,14 @@ async def test_a_page_with_other_columns_is_an_error(clients: ClientFactory) -> 
             server.rows = [{"other": r["id"], "c1": r["c1"], "c2": r["c2"]} for r in server.rows]
 
     server.fail = rename
+    reader = clients(server.transport()).results(server.execution_id)
     with pytest.raises(ResultChangedError, match="other columns"):
-        async for _ in clients(server.transport()).iter_csv(
-            server.execution_id, page_size=500, concurrency=1
-        ):
+        async for _ in reader.csv(page_size=500, concurrency=1):
             pass
 
 
 async def test_an_empty_result_is_its_header(clients: ClientFactory) -> None:
     server = MiniDune([])
-    data = b"".join([c async for c in clients(server.transport()).iter_csv(server.execution_id)])
+    reader = clients(server.transport()).results(server.execution_id)
+    data = b"".join([chunk async for chunk in reader.csv()])
     assert data == b"id\n"

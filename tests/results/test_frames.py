@@ -78,7 +78,7 @@ def test_arrays_map_to_lists_of_their_element_type() -> None:
 
 async def test_to_polars_types_every_column(clients: ClientFactory, fake: FakeDune) -> None:
     dune, execution_id = await _client_and_id(clients, fake)
-    frame = to_polars(await dune.get_all_results(execution_id))
+    frame = to_polars(await dune.results(execution_id).all())
     assert dict(frame.schema) == {
         "name": pl.String,
         "n": pl.Int64,
@@ -102,7 +102,7 @@ async def test_to_polars_types_every_column(clients: ClientFactory, fake: FakeDu
 
 async def test_to_arrow_types_every_column(clients: ClientFactory, fake: FakeDune) -> None:
     dune, execution_id = await _client_and_id(clients, fake)
-    table = to_arrow(await dune.get_all_results(execution_id))
+    table = to_arrow(await dune.results(execution_id).all())
     assert table.schema.types == [
         pa.string(),
         pa.int64(),
@@ -126,11 +126,12 @@ async def test_streamed_frames_equal_the_whole_result_converted(
     clients: ClientFactory, fake: FakeDune
 ) -> None:
     dune, execution_id = await _client_and_id(clients, fake, rows=5_000)
-    whole = await dune.get_all_results(execution_id)
-    polars_frame = await dune.get_polars(execution_id, page_size=800, concurrency=3)
+    reader = dune.results(execution_id)
+    whole = await reader.all()
+    polars_frame = await reader.polars(page_size=800, concurrency=3)
     assert polars_frame.equals(to_polars(whole))
     assert polars_frame["id"].to_list() == list(range(5_000))
-    arrow_table = await dune.get_arrow(execution_id, page_size=800)
+    arrow_table = await reader.arrow(page_size=800)
     assert arrow_table.equals(to_arrow(whole))
     assert arrow_table.schema.field("block_time").type == pa.timestamp("us", tz="UTC")
 
@@ -140,6 +141,6 @@ async def test_an_empty_result_is_an_empty_typed_frame(
 ) -> None:
     dune = clients(fake.transport())
     execution_id = await completed_execution(dune, fake, Table(COLUMNS[:3]))
-    frame = await dune.get_polars(execution_id)
+    frame = await dune.results(execution_id).polars()
     assert frame.height == 0
     assert dict(frame.schema) == {"name": pl.String, "n": pl.Int64, "small": pl.Int32}

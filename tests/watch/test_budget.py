@@ -3,18 +3,48 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import anyio
 import httpx
 import pytest
 
-from duneasync import ConfigurationError, RateBudget
+from duneasync import ConfigurationError, RateBudget, RetryPolicy
+from duneasync._core import RequestCore
+from duneasync.extend import SlotClaim
 
 pytestmark = pytest.mark.anyio
 
 
 def answer(status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.Response(status, headers=headers)
+
+
+@asynccontextmanager
+async def core_behind(gate: RateBudget) -> AsyncIterator[RequestCore]:
+    """A request core whose every request passes ``gate`` to a server that answers at once."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    async with httpx.AsyncClient(transport=transport) as http:
+        yield RequestCore(
+            api_key="test-api-key",
+            base_url=httpx.URL("https://api.dune.com"),
+            http=http,
+            retry=RetryPolicy.no_wait(),
+            gate=gate,
+        )
+
+
+async def poll(core: RequestCore, *, claim: SlotClaim | None = None) -> None:
+    """Send one status poll, a background read, through ``core``."""
+    await core.send(
+        "GET",
+        "/execution/01HKZJ2683PHF9Q9PHHQ8FW4Q1/status",
+        bucket="read",
+        decode=lambda response: None,
+        background=True,
+        claim=claim,
+    )
 
 
 def max_in_window(stamps: list[float], window: float) -> int:
@@ -133,16 +163,39 @@ async def test_an_unused_claim_is_given_back() -> None:
     assert budget.stats().sent["read"] == 1
 
 
-async def test_a_claim_is_spent_by_the_next_request_in_its_context() -> None:
+async def test_a_claim_is_spent_by_the_request_it_is_handed_to() -> None:
     budget = RateBudget(read=1, window=60, reserve=0)
-    start = anyio.current_time()
-    claim = await budget.claim("read")
-    with budget.using(claim):
-        await budget.acquire("read", background=True)  # spends the claim: no wait
-    budget.record("read", answer())
-    budget.settle(claim)  # nothing to give back
-    assert budget.stats().sent["read"] == 1
-    assert anyio.current_time() == start
+    async with core_behind(budget) as core:
+        start = anyio.current_time()
+        claim = await budget.claim("read")
+        with anyio.fail_after(1):  # a claim left unspent would hold the only slot for good
+            await poll(core, claim=claim)  # spends the claim: no second slot, no wait
+        budget.settle(claim)  # nothing to give back
+        assert budget.stats().sent["read"] == 1
+        assert anyio.current_time() == start
+
+        await poll(core)  # without a claim: through the gate, full until the window moves on
+        assert budget.stats().sent["read"] == 2
+        assert anyio.current_time() - start == pytest.approx(60.0)
+
+
+async def test_a_claim_from_another_budget_or_bucket_is_not_spent() -> None:
+    budget = RateBudget(read=1, write=1, window=60, reserve=0)
+    other = RateBudget(read=1, window=60, reserve=0)
+    async with core_behind(budget) as core:
+        start = anyio.current_time()
+        foreign = await other.claim("read")
+        await poll(core, claim=foreign)  # passes the gate as usual
+        other.settle(foreign)  # not spent, so given back
+        assert other.stats().sent == {"read": 0, "write": 0}
+        assert budget.stats().sent == {"read": 1, "write": 0}
+        assert anyio.current_time() == start
+
+        for_writes = await budget.claim("write")
+        await poll(core, claim=for_writes)  # a read: waits for the read bucket as usual
+        budget.settle(for_writes)  # not spent, so given back
+        assert budget.stats().sent == {"read": 2, "write": 0}
+        assert anyio.current_time() - start == pytest.approx(60.0)
 
 
 def test_bad_settings_are_refused() -> None:

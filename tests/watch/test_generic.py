@@ -8,15 +8,8 @@ import anyio
 import httpx
 import pytest
 
-from duneasync import (
-    GenericExecutionSource,
-    GenericExecutionStatus,
-    ItemProgress,
-    NotFoundError,
-    PollPolicy,
-    RateBudget,
-    watch,
-)
+from duneasync import ItemProgress, NotFoundError, PollPolicy, RateBudget
+from duneasync.extend import GenericExecutionSource, GenericExecutionStatus, watch
 
 pytestmark = pytest.mark.anyio
 

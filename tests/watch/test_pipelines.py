@@ -29,7 +29,7 @@ async def test_a_pipeline_of_both_node_kinds_is_watched_with_one_request_per_pol
     fake.add_query(2, Table.generated(5), script=ExecutionScript.completed(executing=3))
     fake.add_materialized_view("dune.team.prices", script=ExecutionScript.completed(executing=6))
     fake.add_query(3, Table.generated(5), script=ExecutionScript.failed("Error: bad", executing=2))
-    started = await dune.execute_pipeline(
+    started = await dune.pipelines.execute(
         [
             PipelineNode(id=1, query_execution=QueryExecutionNode(query_id=2)),
             PipelineNode(
@@ -38,7 +38,7 @@ async def test_a_pipeline_of_both_node_kinds_is_watched_with_one_request_per_pol
             PipelineNode(id=3, query_execution=QueryExecutionNode(query_id=3)),
         ]
     )
-    async with dune.watch_pipeline(started.pipeline_execution_id) as pipeline:
+    async with dune.pipelines.watch(started.pipeline_execution_id) as pipeline:
         nodes = [node async for node in pipeline.as_completed()]
         final = pipeline.status()
     assert [(n.id, n.kind, n.status) for n in nodes] == [
@@ -60,13 +60,13 @@ async def test_nodes_that_never_ran_are_reported_when_the_pipeline_ends(
 ) -> None:
     fake.add_query(2, Table.generated(5), script=ExecutionScript.ending(CANCELLED, executing=2))
     fake.add_query(3, Table.generated(5))
-    started = await dune.execute_pipeline(
+    started = await dune.pipelines.execute(
         [
             PipelineNode(id=1, query_execution=QueryExecutionNode(query_id=2)),
             PipelineNode(id=2, dependencies=[1], query_execution=QueryExecutionNode(query_id=3)),
         ]
     )
-    async with dune.watch_pipeline(started.pipeline_execution_id) as pipeline:
+    async with dune.pipelines.watch(started.pipeline_execution_id) as pipeline:
         nodes = [(node.id, node.status) async for node in pipeline.as_completed()]
     assert nodes == [(1, "cancelled"), (2, "cancelled")]
 

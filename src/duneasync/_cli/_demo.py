@@ -167,14 +167,14 @@ class _Demo:
         started = time.perf_counter()
         dune = self.dune
         large = await dune.execute_query(_LARGE_QUERY)
-        pipeline = await dune.execute_pipeline(pipeline_nodes())
+        pipeline = await dune.pipelines.execute(pipeline_nodes())
         self.display.note(
             f"started pipeline {pipeline.pipeline_execution_id} (5 nodes)"
             f" and the {self.args.rows:,}-row query {_LARGE_QUERY}"
         )
         async with (
             dune.watch_executions() as watcher,
-            dune.watch_pipeline(pipeline.pipeline_execution_id) as pipeline_watch,
+            dune.pipelines.watch(pipeline.pipeline_execution_id) as pipeline_watch,
             anyio.create_task_group() as drawing,
         ):
             self.board.watch = watcher
@@ -228,7 +228,7 @@ class _Demo:
     async def _large_result(self, execution_id: str) -> None:
         await self.dune.wait_for_execution(execution_id)
         started = time.perf_counter()
-        result = await self.dune.get_all_results(execution_id)
+        result = await self.dune.results(execution_id).all()
         self.summary.result_seconds = time.perf_counter() - started
         self.summary.result_rows = len(result.rows)
         self.display.note(

@@ -10,6 +10,7 @@ from typing import Any
 from .._client import DuneClient
 from .._models import CSVPage, ExecutionResult
 from .._options import ResultFilters, ResultOptions
+from .._results import ResultReader
 from ._display import Board, Display
 from ._output import RowWriter, Sink, split_csv_header
 
@@ -62,27 +63,24 @@ def _filters(source: ResultSource) -> ResultFilters:
     return {"allow_partial_results": True} if source.allow_partial else {}
 
 
-def _pages(dune: DuneClient, source: ResultSource) -> AsyncGenerator[ExecutionResult[Any], None]:
+def _reader(dune: DuneClient, source: ResultSource) -> ResultReader[dict[str, Any]]:
     filters = _filters(source)
     if source.execution_id is not None:
-        return dune.iter_result_pages(source.execution_id, page_size=source.page_size, **filters)
+        return dune.results(source.execution_id, **filters)
     assert source.query_id is not None  # one of the two is always set
-    return dune.iter_latest_result_pages(source.query_id, page_size=source.page_size, **filters)
+    return dune.latest_results(source.query_id, **filters)
+
+
+def _pages(dune: DuneClient, source: ResultSource) -> AsyncGenerator[ExecutionResult[Any], None]:
+    return _reader(dune, source).pages(page_size=source.page_size)
 
 
 def _csv_chunks(dune: DuneClient, source: ResultSource) -> AsyncGenerator[bytes, None]:
-    filters = _filters(source)
-    if source.execution_id is not None:
-        return dune.iter_csv(source.execution_id, page_size=source.page_size, **filters)
-    assert source.query_id is not None  # one of the two is always set
-    return dune.iter_latest_csv(source.query_id, page_size=source.page_size, **filters)
+    return _reader(dune, source).csv(page_size=source.page_size)
 
 
 async def _csv_page(dune: DuneClient, source: ResultSource, options: ResultOptions) -> CSVPage:
-    if source.execution_id is not None:
-        return await dune.get_execution_results_csv(source.execution_id, **options)
-    assert source.query_id is not None  # one of the two is always set
-    return await dune.get_latest_result_csv(source.query_id, **options)
+    return await _reader(dune, source).csv_page(**options)
 
 
 async def copy_rows(

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import anyio
 
 from .._client import DuneClient
+from .._dune import PipelineWatch
 from .._models import ExecutionStatus
-from .._watch import PipelineWatch, Watch
+from .._watch import Watch
 from ._display import Board, Display, short_state
 from ._runtime import RequestCounter
 

@@ -8,9 +8,10 @@ from contextlib import AsyncExitStack
 
 import anyio
 
+from .._dune import PipelineWatch
 from .._errors import APIError
 from .._models import ExecutionState, ExecutionStatus, PipelineStatus
-from .._watch import PipelineWatch, Watch
+from .._watch import Watch
 from ._commands import status_table
 from ._exits import ExitCode
 from ._live import LiveBoard
@@ -71,7 +72,7 @@ async def watch(session: Session) -> int:
         for pipeline_id in _unique(list(args.pipeline)):
             board.pipelines.append(
                 await stack.enter_async_context(
-                    dune.watch_pipeline(pipeline_id, timeout=args.timeout)
+                    dune.pipelines.watch(pipeline_id, timeout=args.timeout)
                 )
             )
         async with anyio.create_task_group() as drawing:

@@ -1,41 +1,29 @@
-"""Watching executions and pipelines: one rate-aware scheduler per client."""
+"""The watch engine: one rate-aware scheduler polling many items of any status source.
+
+It knows nothing of Dune: Dune's executions and pipelines are two ``StatusSource`` adapters in
+``duneasync._dune``, and any other execution API can be watched the same way.
+"""
 
 from __future__ import annotations
 
-from .._errors import PipelineRefusedError, WatchTimeoutError
-from ._batch import BatchRun, QuerySpec, RunOutcome
-from ._generic import GenericExecutionError, GenericExecutionSource, GenericExecutionStatus
-from ._methods import WatchMixin, raise_for_outcome, watch
-from ._pipeline import PipelineWatch
 from ._policy import PollPolicy
 from ._progress import ItemProgress, SavedItem, WatchState, WatchSummary
 from ._scheduler import PollScheduler
-from ._source import DuneExecutionSource, DunePipelineSource, Phase, Progress, StatusSource
-from ._watcher import Watch
+from ._scope import running
+from ._source import Phase, Progress, StatusSource
+from ._watcher import Watch, watch
 
 __all__ = [
-    "BatchRun",
-    "DuneExecutionSource",
-    "DunePipelineSource",
-    "GenericExecutionError",
-    "GenericExecutionSource",
-    "GenericExecutionStatus",
     "ItemProgress",
     "Phase",
-    "PipelineRefusedError",
-    "PipelineWatch",
     "PollPolicy",
     "PollScheduler",
     "Progress",
-    "QuerySpec",
-    "RunOutcome",
     "SavedItem",
     "StatusSource",
     "Watch",
-    "WatchMixin",
     "WatchState",
     "WatchSummary",
-    "WatchTimeoutError",
-    "raise_for_outcome",
+    "running",
     "watch",
 ]

@@ -10,6 +10,8 @@ from ._source import Progress
 
 __all__ = ["PollPolicy"]
 
+_MAX_BACKOFF_STEPS = 64
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PollPolicy:
@@ -87,7 +89,10 @@ class PollPolicy:
             base = max(base, self.per_queue_position * (progress.queue_position - 1))
         base = min(max(base, self.min_interval), self.max_interval)
         if errors:
-            base = min(base * self.error_backoff**errors, max(self.max_interval, base))
+            # Capped exponent: the interval reaches max_interval long before, and a float power
+            # of a thousand failures would overflow.
+            backoff = self.error_backoff ** min(errors, _MAX_BACKOFF_STEPS)
+            base = min(base * backoff, max(self.max_interval, base))
         return max(self.min_interval, base * self._factor(rng))
 
     def _factor(self, rng: random.Random) -> float:

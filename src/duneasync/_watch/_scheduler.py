@@ -1,37 +1,39 @@
-"""One poll scheduler per client: a heap of watched items, a dispatcher and a few workers.
+"""One poll scheduler per client: an agenda of watched items, a dispatcher and a few workers.
 
-Watched items sit in a heap ordered by when they are next due. One dispatcher task sleeps until
-the earliest is due (or until an item is added), takes a request slot from the rate budget, and
-only then chooses what to poll: the items that are due, nearest deadline first, then most
-overdue. A fixed pool of workers sends the polls. Idle items cost nothing between polls: no task,
-no timer, only their heap entry.
+Watched items sit in an agenda ordered by when they are next due (``_agenda``). One dispatcher
+task sleeps until the earliest is due (or until an item is added), takes a request slot from the
+rate budget, and only then chooses what to poll: the items that are due, nearest deadline
+first, then most overdue. The slot travels with the poll, as an argument, to the source that
+sends it. A fixed pool of workers sends the polls. Idle items cost nothing between polls: no
+task, no timer, only their heap entry.
+
+The scheduler knows nothing of Dune: whether a failed poll may succeed later is the source's
+call (``StatusSource.is_transient``), and a poll is never retried inside the source as well.
 
 The scheduler's tasks run in a task group that some caller's ``async with`` owns (a *session*:
 every watcher, every wait). The first session runs them; when it ends while other sessions still
-need them, the next one takes over, keeping the heap and every item's state. Nothing outlives
+need them, the next one takes over, keeping the agenda and every item's state. Nothing outlives
 the session that started it.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import math
 import random
 from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager, nullcontext
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._budget import RateBudget, SlotClaim
-from .._errors import APIConnectionError, RateLimitError, ResponseDecodeError, ServerError
-from .._transport import Bucket
+from .._budget import BudgetClaim, RateBudget
+from .._gate import Bucket
+from ._agenda import Agenda, Item, Subscriber, early_at
 from ._policy import PollPolicy
 from ._scope import running
-from ._source import Progress, StatusSource
+from ._source import StatusSource
 
 __all__ = ["Item", "PollScheduler", "Subscriber"]
 
@@ -39,91 +41,7 @@ logger = logging.getLogger("duneasync")
 
 S = TypeVar("S")
 
-_Where = Literal["due", "ready", "inflight", "done", "removed"]
-# Errors after which polling the item again may succeed; anything else ends its watch.
-_TRANSIENT = (APIConnectionError, ServerError, RateLimitError, ResponseDecodeError)
-# An item whose deadline is this many intervals away (at least _URGENT_MIN s) goes first.
-_URGENT_INTERVALS = 2.0
-_URGENT_MIN = 5.0
-
-
-class Subscriber(Protocol):
-    """What the scheduler tells about the items a watcher follows."""
-
-    @property
-    def deadline(self) -> float:
-        """The watcher's deadline on the event loop's clock (inf: none)."""
-        ...
-
-    def deliver(self, item: Item[Any], *, changed: bool, terminal: bool) -> None:
-        """A poll of ``item`` succeeded; ``changed`` when its progress differs from before."""
-        ...
-
-    def fail(self, item: Item[Any], error: Exception) -> None:
-        """Polling ``item`` failed for good (e.g. 404); it is no longer watched."""
-        ...
-
-
-class Item(Generic[S]):
-    """One watched key of one source, shared by every watcher that follows it.
-
-    Attributes:
-        source: Where its statuses come from.
-        key: Its id in the source.
-        started: When it was submitted or first watched, on the event loop's clock.
-        status: The latest status seen, None before the first successful poll.
-        progress: What that status says.
-        polls: Polls sent for it.
-        errors: Consecutive failed polls.
-        last_poll: When the latest answer arrived.
-    """
-
-    __slots__ = (
-        "deadline",
-        "due",
-        "errors",
-        "interval",
-        "key",
-        "last_poll",
-        "polls",
-        "progress",
-        "seq",
-        "source",
-        "started",
-        "status",
-        "subscribers",
-        "where",
-    )
-
-    def __init__(self, source: StatusSource[S], key: str, started: float) -> None:
-        self.source = source
-        self.key = key
-        self.started = started
-        self.status: S | None = None
-        self.progress: Progress | None = None
-        self.polls = 0
-        self.errors = 0
-        self.last_poll: float | None = None
-        self.due = math.inf
-        self.interval = 0.0
-        self.deadline = math.inf
-        self.seq = 0
-        self.where: _Where = "due"
-        self.subscribers: dict[int, Subscriber] = {}
-
-    def __repr__(self) -> str:
-        return f"Item({self.key!r}, {self.where}, polls={self.polls})"
-
-
-_Batch = tuple[list[Item[Any]], SlotClaim | None]
-
-
-def _early_at(item: Item[Any], early_interval: float) -> float:
-    """Return when ``item`` may be polled early, on idle budget."""
-    # A query just submitted almost never finishes within its first moments (durations are
-    # roughly lognormal): an early poll then is a request wasted, so age counts like a poll.
-    last = item.last_poll if item.last_poll is not None else item.started
-    return last + early_interval
+_Batch = tuple[list[Item[Any]], BudgetClaim | None]
 
 
 class PollScheduler:
@@ -151,11 +69,7 @@ class PollScheduler:
         self.bucket: Bucket = bucket
         self.policy = policy or PollPolicy()
         self._rng = random.Random(seed)
-        self._items: dict[tuple[int, str], Item[Any]] = {}
-        self._due: list[tuple[float, int, Item[Any]]] = []
-        self._ready: list[tuple[int, float, int, Item[Any]]] = []
-        self._seq = itertools.count()
-        self._stale = 0
+        self._agenda = Agenda()
         self._changed: anyio.Event | None = None
         self._wake_at = -math.inf
         self._engine_lock: anyio.Lock | None = None
@@ -164,12 +78,12 @@ class PollScheduler:
         self.poll_errors = 0
 
     def __repr__(self) -> str:
-        return f"PollScheduler(items={len(self._items)}, budget={self.budget!r})"
+        return f"PollScheduler(items={len(self._agenda.items)}, budget={self.budget!r})"
 
     @property
     def watched(self) -> int:
         """How many items are watched now."""
-        return len(self._items)
+        return len(self._agenda.items)
 
     # -- subscriptions (synchronous: callable from anywhere in the event loop's thread) ----------
 
@@ -191,11 +105,10 @@ class PollScheduler:
                 poll intervals.
         """
         now = anyio.current_time()
-        ident = (id(source), key)
-        item: Item[S] | None = self._items.get(ident)
+        item: Item[S] | None = self._agenda.find(source, key)
         if item is None:
             item = Item(source, key, started=now - age)
-            self._items[ident] = item
+            self._agenda.add(item)
             self._push_due(item, now + self.policy.first(self._rng))
         item.subscribers[id(subscriber)] = subscriber
         item.deadline = min(item.deadline, subscriber.deadline)
@@ -211,7 +124,7 @@ class PollScheduler:
         if item.subscribers:
             item.deadline = min(s.deadline for s in item.subscribers.values())
             return
-        self._forget(item)
+        self._agenda.forget(item)
         item.where = "removed"
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -302,75 +215,34 @@ class PollScheduler:
             self._changed.set()
             self._changed = None
 
-    # -- the heaps ---------------------------------------------------------------------------
+    # -- choosing what to poll ------------------------------------------------------------------
 
     def _push_due(self, item: Item[Any], due: float) -> None:
-        item.seq = next(self._seq)
-        item.due = due
-        item.where = "due"
-        heapq.heappush(self._due, (due, item.seq, item))
+        self._agenda.push_due(item, due)
         self._poke(due)
-
-    def _forget(self, item: Item[Any]) -> None:
-        self._items.pop((id(item.source), item.key), None)
-        if item.where in ("due", "ready"):
-            self._stale += 1
-            if self._stale > 64 and self._stale > len(self._items):
-                self._compact()
-
-    def _compact(self) -> None:
-        """Drop the entries of items nobody follows any more (they are skipped lazily otherwise)."""
-        self._due = [e for e in self._due if e[2].where == "due" and e[2].seq == e[1]]
-        heapq.heapify(self._due)
-        self._ready = [e for e in self._ready if e[3].where == "ready" and e[3].seq == e[2]]
-        heapq.heapify(self._ready)
-        self._stale = 0
-
-    def _promote(self, now: float) -> None:
-        """Move the items that are due into the ready heap, nearest deadline first."""
-        due = self._due
-        while due and due[0][0] <= now:
-            at, seq, item = heapq.heappop(due)
-            if item.where != "due" or item.seq != seq:
-                continue
-            item.seq = next(self._seq)
-            item.where = "ready"
-            urgent = item.deadline - now <= max(_URGENT_MIN, _URGENT_INTERVALS * item.interval)
-            rank = (0, item.deadline) if urgent else (1, at)
-            heapq.heappush(self._ready, (rank[0], rank[1], item.seq, item))
-
-    def _top_due(self) -> Item[Any] | None:
-        due = self._due
-        while due:
-            _, seq, item = due[0]
-            if item.where == "due" and item.seq == seq:
-                return item
-            heapq.heappop(due)
-        return None
 
     def _time_to_next(self, now: float) -> float:
         """Return seconds until something may be polled (0: now; inf: nothing watched)."""
-        self._promote(now)
-        while self._ready:
-            _, _, seq, item = self._ready[0]
-            if item.where == "ready" and item.seq == seq:
-                return 0.0
-            heapq.heappop(self._ready)
-        top = self._top_due()
+        agenda = self._agenda
+        agenda.promote(now)
+        if agenda.has_ready():
+            return 0.0
+        top = agenda.top_due()
         if top is None:
             return math.inf
         at = top.due
         if self._eager():
-            at = min(at, _early_at(top, self.policy.early_interval))
+            at = min(at, early_at(top, self.policy.early_interval))
         return max(0.0, at - now)
 
     def _pick(self, now: float) -> list[Item[Any]]:
-        self._promote(now)
-        first = self._pop_ready()
+        agenda = self._agenda
+        agenda.promote(now)
+        first = agenda.pop_ready()
         if first is None and self._eager():
-            top = self._top_due()
-            if top is not None and _early_at(top, self.policy.early_interval) <= now:
-                heapq.heappop(self._due)
+            top = agenda.top_due()
+            if top is not None and early_at(top, self.policy.early_interval) <= now:
+                agenda.pop_due()
                 first = top
         if first is None:
             return []
@@ -378,12 +250,12 @@ class PollScheduler:
         limit = max(1, first.source.max_batch)
         held: list[Item[Any]] = []
         while len(batch) < limit:
-            more = self._pop_ready()
+            more = agenda.pop_ready()
             if more is None:
                 break
             (batch if more.source is first.source else held).append(more)
         for item in held:
-            self._push_ready_again(item)
+            agenda.push_ready_again(item)
         for item in batch:
             item.where = "inflight"
         return batch
@@ -397,19 +269,7 @@ class PollScheduler:
             and self.budget.quota(self.bucket) is not None
         )
 
-    def _pop_ready(self) -> Item[Any] | None:
-        ready = self._ready
-        while ready:
-            _, _, seq, item = heapq.heappop(ready)
-            if item.where == "ready" and item.seq == seq:
-                return item
-        return None
-
-    def _push_ready_again(self, item: Item[Any]) -> None:
-        item.seq = next(self._seq)
-        heapq.heappush(self._ready, (1, item.due, item.seq, item))
-
-    def _requeue(self, batch: list[Item[Any]], claim: SlotClaim | None) -> None:
+    def _requeue(self, batch: list[Item[Any]], claim: BudgetClaim | None) -> None:
         if claim is not None and self.budget is not None:
             self.budget.settle(claim)
         now = anyio.current_time()
@@ -423,15 +283,13 @@ class PollScheduler:
         async for batch, claim in receive:
             await self._poll(batch, claim)
 
-    async def _poll(self, batch: list[Item[Any]], claim: SlotClaim | None) -> None:
+    async def _poll(self, batch: list[Item[Any]], claim: BudgetClaim | None) -> None:
         source = batch[0].source
         answered = False
         try:
             self.polls_sent += 1
-            using = self.budget.using(claim) if self.budget is not None else nullcontext()
             try:
-                with using:
-                    found = await source.fetch([item.key for item in batch])
+                found = await source.fetch([item.key for item in batch], claim=claim)
             except Exception as exc:  # a failed poll is data: the item decides
                 answered = True
                 for item in batch:
@@ -466,7 +324,7 @@ class PollScheduler:
         terminal = progress.phase == "done"
         if terminal:
             item.where = "done"
-            self._items.pop((id(item.source), item.key), None)
+            self._agenda.drop(item)
         else:
             self._schedule(item, now)
         for subscriber in list(item.subscribers.values()):
@@ -479,13 +337,13 @@ class PollScheduler:
             return
         self.poll_errors += 1
         item.polls += 1
-        if error is None or isinstance(error, _TRANSIENT):
+        if error is None or item.source.is_transient(error):
             item.errors += 1
             logger.info("poll of %s failed (%s); trying again later", item.key, error)
             self._schedule(item, anyio.current_time())
             return
         item.where = "done"
-        self._items.pop((id(item.source), item.key), None)
+        self._agenda.drop(item)
         for subscriber in list(item.subscribers.values()):
             subscriber.fail(item, error)
         item.subscribers.clear()

@@ -1,29 +1,21 @@
-"""What the scheduler watches: a source of statuses, and Dune's two sources.
+"""What the scheduler watches: a source of statuses, described in the engine's own words.
 
-The scheduler knows nothing of Dune. A ``StatusSource`` fetches the statuses of a batch of keys
-and describes each status (its state, whether it is terminal, its progress); anything with that
-shape can be watched, e.g. the generic execution API of ``_generic.py``.
+The scheduler knows nothing of Dune. A ``StatusSource`` fetches the statuses of a batch of keys,
+describes each status (its state, whether it is terminal, its progress) and says which failed
+polls may succeed later; anything with that shape can be watched: Dune's executions and
+pipelines (``duneasync._dune``), or another execution API (``duneasync.extend``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 import msgspec
 
-from .._models import ExecutionState, ExecutionStatus, PipelineStatus
+from .._gate import SlotClaim
 
-if TYPE_CHECKING:
-    from .._client import DuneClient
-
-__all__ = [
-    "DuneExecutionSource",
-    "DunePipelineSource",
-    "Phase",
-    "Progress",
-    "StatusSource",
-]
+__all__ = ["Phase", "Progress", "StatusSource"]
 
 S = TypeVar("S")
 S_co = TypeVar("S_co", covariant=True)
@@ -59,10 +51,24 @@ class StatusSource(Protocol[S]):
 
     max_batch: int
 
-    async def fetch(self, keys: Sequence[str]) -> Mapping[str, S]:
+    async def fetch(self, keys: Sequence[str], *, claim: SlotClaim | None) -> Mapping[str, S]:
         """Fetch the current status of each key, with one request per call.
 
-        A key missing from the answer counts as a failed poll and is tried again later.
+        The request must not be retried here: a failed poll is the scheduler's to repeat, at
+        the interval its policy sets. A key missing from the answer counts as a failed poll.
+
+        Args:
+            keys: The ids to poll (at most ``max_batch``).
+            claim: The rate-budget slot the scheduler took for this request, to be spent by it
+                (hand it to the request core or the gate); None without a budget.
+        """
+        ...
+
+    def is_transient(self, error: Exception) -> bool:
+        """Say whether a poll that raised ``error`` may succeed if sent again later.
+
+        True keeps the item watched (polled again, with a longer interval); False ends its
+        watch with the error.
         """
         ...
 
@@ -73,71 +79,3 @@ class StatusSource(Protocol[S]):
     async def cancel(self, key: str) -> None:
         """Ask the remote side to stop the item (for ``cancel_on_exit``)."""
         ...
-
-
-_PHASES: dict[str, Phase] = {
-    ExecutionState.PENDING.value: "pending",
-    ExecutionState.EXECUTING.value: "executing",
-}
-
-
-class DuneExecutionSource:
-    """Dune executions, one status request per key (``GET /execution/{id}/status``)."""
-
-    max_batch = 1
-
-    def __init__(self, client: DuneClient) -> None:
-        self._client = client
-
-    async def fetch(self, keys: Sequence[str]) -> Mapping[str, ExecutionStatus]:
-        """Fetch the status of each execution (in practice, one)."""
-        found: dict[str, ExecutionStatus] = {}
-        for key in keys:
-            found[key] = await self._client.get_execution_status(key, background=True)
-        return found
-
-    def describe(self, status: ExecutionStatus) -> Progress:
-        """Describe an execution status; the server's ``is_execution_finished`` decides."""
-        state = status.state or ""
-        phase: Phase = "done" if status.is_finished else _PHASES.get(state, "executing")
-        return Progress(state=state, phase=phase, queue_position=status.queue_position)
-
-    async def cancel(self, key: str) -> None:
-        """Cancel the execution."""
-        await self._client.cancel_execution(key)
-
-
-class DunePipelineSource:
-    """Dune pipeline executions: one request reports the pipeline and every node in it."""
-
-    max_batch = 1
-
-    def __init__(self, client: DuneClient) -> None:
-        self._client = client
-
-    async def fetch(self, keys: Sequence[str]) -> Mapping[str, PipelineStatus]:
-        """Fetch the status of each pipeline execution (in practice, one)."""
-        found: dict[str, PipelineStatus] = {}
-        for key in keys:
-            found[key] = await self._client.get_pipeline_status(key, background=True)
-        return found
-
-    def describe(self, status: PipelineStatus) -> Progress:
-        """Describe a pipeline: done when it says so, with the share of nodes finished."""
-        nodes = status.node_executions
-        finished = sum(1 for node in nodes if node.is_finished)
-        word = (status.status or "").lower()
-        phase: Phase = (
-            "done" if status.is_finished else ("pending" if word == "pending" else "executing")
-        )
-        percent = 100.0 * finished / len(nodes) if nodes else None
-        running = [str(node.id) for node in nodes if not node.is_finished and node.status]
-        step = f"nodes running: {', '.join(running)}" if running and phase != "done" else None
-        return Progress(state=status.status or "", phase=phase, percent=percent, step=step)
-
-    async def cancel(self, key: str) -> None:
-        """Cancel every unfinished node's execution (Dune has no pipeline cancel call)."""
-        status = await self._client.get_pipeline_status(key)
-        for node in status.node_executions:
-            if not node.is_finished and node.execution_id:
-                await self._client.cancel_execution(node.execution_id)

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import anyio
 
+from .._budget import RateBudget
 from .._errors import WatchTimeoutError
+from ._policy import PollPolicy
 from ._progress import ItemProgress, SavedItem, WatchState, WatchSummary
 from ._scheduler import Item, PollScheduler
 from ._source import StatusSource
@@ -20,7 +22,7 @@ from ._source import StatusSource
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["Watch"]
+__all__ = ["Watch", "watch"]
 
 logger = logging.getLogger("duneasync")
 
@@ -33,9 +35,9 @@ _CANCEL_TIMEOUT = 10.0
 class Watch(Generic[S]):
     """Follow many items at once; yield each as it finishes, or every change.
 
-    Made by ``DuneClient.watch_executions`` (statuses are ``ExecutionStatus``) or by ``watch`` for
-    any ``StatusSource``. Use it as an async context manager: leaving the block stops every poll
-    it caused and leaves nothing running::
+    Made by ``DuneClient.watch_executions`` (statuses are ``ExecutionStatus``) or by
+    ``duneasync.extend.watch`` for any ``StatusSource``. Use it as an async context manager:
+    leaving the block stops every poll it caused and leaves nothing running::
 
         async with dune.watch_executions(ids, timeout=600) as watcher:
             async for status in watcher.as_completed():
@@ -272,7 +274,9 @@ class Watch(Generic[S]):
                     return
                 await self._wait_for_news()
         finally:
-            self._listeners.remove(backlog)
+            # By identity: deques compare by content, so ``remove`` would take the first empty
+            # backlog it meets, another listener's, and leave this one to grow unread.
+            self._listeners = [listener for listener in self._listeners if listener is not backlog]
 
     async def wait(self) -> dict[str, S | None]:
         """Wait until every item is finished and return each one's final status, by id.
@@ -350,4 +354,40 @@ def _progress_of(item: Item[Any]) -> ItemProgress:
         step=progress.step,
         elapsed=now - item.started,
         polls=item.polls,
+    )
+
+
+def watch(
+    source: StatusSource[S],
+    keys: Iterable[str] | WatchState = (),
+    *,
+    scheduler: PollScheduler | None = None,
+    budget: RateBudget | None = None,
+    policy: PollPolicy | None = None,
+    timeout: float | None = None,
+    on_progress: Callable[[ItemProgress], None] | None = None,
+    cancel_on_exit: bool = False,
+) -> Watch[S]:
+    """Watch the items of any ``StatusSource`` (see ``GenericExecutionSource``).
+
+    Args:
+        source: Where statuses come from.
+        keys: Ids to watch, or a saved ``WatchState``.
+        scheduler: A scheduler to share with other watches; a new one by default, built from
+            ``budget`` and ``policy``.
+        budget: The rate budget of a new scheduler.
+        policy: The poll policy of a new scheduler.
+        timeout: Seconds until waiting raises ``WatchTimeoutError``.
+        on_progress: Called with an item's progress on each change.
+        cancel_on_exit: Cancel the unfinished items when the block is left.
+    """
+    if scheduler is None:
+        scheduler = PollScheduler(budget=budget, policy=policy)
+    return Watch(
+        scheduler,
+        source,
+        keys,
+        timeout=timeout,
+        on_progress=on_progress,
+        cancel_on_exit=cancel_on_exit,
     )

@@ -11,39 +11,30 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from contextlib import aclosing, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import anyio
 import anyio.to_thread
 import httpx
 import msgspec
 
-from ._errors import ConfigurationError, ResultChangedError, decode_error
-from ._models import ExecutionResult, ResultMetadata
-from ._paging import (
-    ResultSource,
-    check_read_options,
-    check_state,
-    iter_in_batches,
-    page_decoder,
-    page_size_for,
-    run_in_order,
-)
-from ._transport import with_body
+from .._core import Body, RequestCore
+from .._decoding import decode_bytes, results_decoder
+from .._errors import ConfigurationError, ResultChangedError
+from .._models import CSVPage, ExecutionResult, ResultMetadata
+from ._flow import Range, iter_in_batches, run_in_order
+from ._source import ResultSource, check_read_options, check_state, page_size_for
 
-if TYPE_CHECKING:
-    from ._transport import Transport
-
-__all__ = ["CSVDownload", "CSVReader", "write_atomically"]
+__all__ = ["CSVDownload", "CSVReader", "csv_page_of", "header_count", "write_atomically"]
 
 logger = logging.getLogger("duneasync")
 
 
 class CSVDownload(msgspec.Struct, frozen=True, kw_only=True):
-    """What ``download_csv`` wrote.
+    """What ``ResultReader.download`` wrote.
 
     Attributes:
         execution_id: The execution whose result was written.
@@ -63,16 +54,60 @@ class CSVDownload(msgspec.Struct, frozen=True, kw_only=True):
     path: str | None = None
 
 
-def _next_offset(response_headers: Mapping[str, str]) -> int | None:
-    raw = response_headers.get("x-dune-next-offset")
-    return int(raw) if raw and raw.strip().isdigit() else None
+_HEADER_DIGITS = 19  # longer than any row offset or body length a server can mean
+
+
+def header_count(headers: httpx.Headers, name: str) -> int | None:
+    """Read a header that holds a count of rows or bytes; None when absent or not a count.
+
+    Only ASCII digits count (``str.isdigit`` accepts ``²`` and other digits ``int`` refuses),
+    and no more of them than any real count needs.
+    """
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not raw or len(raw) > _HEADER_DIGITS or not (raw.isascii() and raw.isdigit()):
+        return None
+    return int(raw)
+
+
+def csv_page_of(response: httpx.Response) -> CSVPage:
+    """Read a CSV page and the paging headers that come with it."""
+    return CSVPage(
+        data=response.content,
+        next_offset=header_count(response.headers, "x-dune-next-offset"),
+        next_uri=response.headers.get("x-dune-next-uri") or None,
+    )
+
+
+class _CSVBody(NamedTuple):
+    """One CSV page: its chunks and where the server says the next page starts."""
+
+    chunks: list[bytes]
+    next_offset: int | None
+
+
+def _whole_csv(body: Body) -> _CSVBody:
+    """Check a CSV body against its ``Content-Length`` (inside the retry loop, see the core).
+
+    CSV has no structure that would reveal a cut body, so its length is compared with the one
+    announced (when the body is not compressed, and so comparable).
+    """
+    headers = body.response.headers
+    announced = header_count(headers, "content-length")
+    if "content-encoding" not in headers and announced is not None:
+        size = body.size
+        if size != announced:
+            raise body.error(f"the CSV body holds {size} of {announced} bytes")
+    return _CSVBody(body.chunks, header_count(headers, "x-dune-next-offset"))
 
 
 class CSVReader:
     """Read one result as CSV pages, in parallel and in order, with the header only once.
 
     Args:
-        transport: Sends the requests.
+        core: Sends the requests.
         source: The execution or query whose result is read.
         filters: ``columns``, ``filters``, ``sort_by``, ``allow_partial_results``,
             ``ignore_max_datapoints_per_request``.
@@ -82,7 +117,7 @@ class CSVReader:
 
     def __init__(
         self,
-        transport: Transport,
+        core: RequestCore,
         source: ResultSource,
         *,
         filters: Mapping[str, object],
@@ -92,7 +127,7 @@ class CSVReader:
         self._params, self.allow_partial = check_read_options(
             filters, page_size=page_size, concurrency=concurrency
         )
-        self._transport = transport
+        self._core = core
         self.source = source
         self._requested_size = page_size
         self.concurrency = concurrency
@@ -104,14 +139,10 @@ class CSVReader:
         self._header: bytes | None = None
         self.rows_written = 0
 
-    async def start(self) -> list[tuple[int, int | None]]:
-        """Learn the result's shape from a one-row JSON page and plan the CSV ranges."""
+    async def start(self) -> Iterator[Range]:
+        """Learn the result's shape from a one-row JSON page and plan the CSV ranges (lazily)."""
         params = {**self._params, "offset": "0", "limit": "1"}
-        response, body = await self._transport.get_body(self.source.path, params=params)
-        try:
-            probe = page_decoder(None).decode(body)
-        except msgspec.DecodeError as exc:
-            raise decode_error(response.request, with_body(response, body), str(exc)) from exc
+        probe = await self._core.read(self.source.path, params=params, decode=_decode_probe)
         check_state(probe, self.source, allow_partial=self.allow_partial)
         self.probe = probe
         if probe.execution_id:
@@ -124,14 +155,17 @@ class CSVReader:
             requested=self._requested_size,
             ignore_cap=self._ignore_cap,
         )
-        if self.total is None:
-            return [(0, None)]
-        if self.total == 0:
-            return [(0, 0)]
-        return [
-            (lo, min(lo + self.page_size, self.total))
-            for lo in range(0, self.total, self.page_size)
-        ]
+        return self._ranges()
+
+    def _ranges(self) -> Iterator[Range]:
+        total = self.total
+        if total is None:
+            yield (0, None)
+        elif total == 0:
+            yield (0, 0)
+        else:
+            for lo in range(0, total, self.page_size):
+                yield (lo, min(lo + self.page_size, total))
 
     @property
     def column_names(self) -> list[str]:
@@ -150,8 +184,8 @@ class CSVReader:
         while True:
             limit = self.page_size if stop is None else max(1, min(self.page_size, stop - offset))
             params = {**self._params, "offset": str(offset), "limit": str(limit)}
-            response, body = await self._get(params)
-            next_offset = _next_offset(response.headers)
+            page = await self._core.read(self._path, params=params, decode=_whole_csv)
+            next_offset = page.next_offset
             if next_offset is not None and (
                 next_offset <= offset or (stop is not None and next_offset > stop)
             ):
@@ -169,37 +203,10 @@ class CSVReader:
                 rows = next_offset - offset
             else:
                 rows = max(0, total - offset) if total is not None else -1
-            bodies.append((rows, body))
+            bodies.append((rows, page.chunks))
             if next_offset is None or (stop is not None and next_offset >= stop):
                 return bodies
             offset = next_offset
-
-    async def _get(self, params: Mapping[str, str]) -> tuple[httpx.Response, list[bytes]]:
-        """Fetch one CSV page whole, re-sending when its body arrived shorter than announced.
-
-        CSV has no structure that would reveal a cut body, so its length is checked against
-        ``Content-Length`` (when the body is not compressed, and so comparable).
-        """
-        attempts = self._transport.retry.attempts
-        for attempt in range(1, attempts + 1):
-            response, chunks = await self._transport.get_chunks(self._path, params=params)
-            announced = response.headers.get("content-length", "")
-            size = sum(map(len, chunks))
-            whole = (
-                "content-encoding" in response.headers
-                or not announced.isdigit()
-                or int(announced) == size
-            )
-            if whole:
-                return response, chunks
-            if attempt >= attempts:
-                raise decode_error(
-                    response.request,
-                    with_body(response, b"".join(chunks)),
-                    f"the CSV body holds {size} of {announced} bytes",
-                )
-            logger.info("re-reading a CSV page of %s: body cut short", self.source.description)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def strip(self, chunks: list[bytes]) -> list[bytes | memoryview]:
         """Return a page's rows, dropping its header line after the first page's.
@@ -293,6 +300,10 @@ async def write_atomically(
         raise
     logger.debug("wrote %d bytes of CSV to %s", written, target)
     return written, str(target)
+
+
+def _decode_probe(body: Body) -> ExecutionResult[Any]:
+    return decode_bytes(results_decoder(None), body.content(), body.response)
 
 
 def _create(target: Path, temporary: Path) -> int:

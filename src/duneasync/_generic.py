@@ -1,4 +1,4 @@
-"""An adapter for a generic execution API, proof that the scheduler does not know Dune.
+"""An adapter for a generic execution API, proof that the watch engine does not know Dune.
 
 The API (``GET /api/v1/executions/{execution_id}/status`` with an ``X-API-Key`` header) answers
 ``{"execution_id", "status": "running" | "completed" | "failed" | "cancelled", "progress": 0-100,
@@ -14,9 +14,11 @@ from typing import Any
 import httpx
 import msgspec
 
-from .._errors import APIConnectionError, decode_error, status_error
-from .._transport import RequestGate, check_execution_id, parse_base_url
-from ._source import Phase, Progress
+from ._checks import check_execution_id, parse_base_url
+from ._errors import APIConnectionError, decode_error, status_error
+from ._gate import RequestGate, SlotClaim
+from ._retry import is_retryable
+from ._watch import Phase, Progress
 
 __all__ = ["GenericExecutionError", "GenericExecutionSource", "GenericExecutionStatus"]
 
@@ -68,7 +70,9 @@ class GenericExecutionSource:
         base_url: The API's origin, e.g. ``https://api.example.com``.
         api_key: Sent in the ``X-API-Key`` header.
         http: The ``httpx.AsyncClient`` to send with (the caller closes it).
-        gate: A rate gate (e.g. a ``RateBudget``) every request passes through.
+        gate: A rate gate (e.g. a ``RateBudget``) every request passes through. Give the
+            same budget to the scheduler that watches this source: the slots it claims for
+            polls are spent at this gate, and without one they are given back unspent.
     """
 
     max_batch = 1
@@ -89,18 +93,27 @@ class GenericExecutionSource:
     def __repr__(self) -> str:
         return f"GenericExecutionSource(base_url={str(self._base)!r})"
 
-    async def fetch(self, keys: Sequence[str]) -> Mapping[str, GenericExecutionStatus]:
-        """Fetch the status of each execution (in practice, one)."""
+    async def fetch(
+        self, keys: Sequence[str], *, claim: SlotClaim | None = None
+    ) -> Mapping[str, GenericExecutionStatus]:
+        """Fetch the status of each execution (in practice, one), spending ``claim``."""
         found: dict[str, GenericExecutionStatus] = {}
         for key in keys:
             response = await self._send(
-                "GET", f"/api/v1/executions/{check_execution_id(key)}/status"
+                "GET", f"/api/v1/executions/{check_execution_id(key)}/status", claim
             )
+            claim = None
             try:
                 found[key] = _DECODER.decode(response.content)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except msgspec.ValidationError as exc:
+                raise decode_error(response.request, response, str(exc), whole=True) from exc
+            except msgspec.DecodeError as exc:
                 raise decode_error(response.request, response, str(exc)) from exc
         return found
+
+    def is_transient(self, error: Exception) -> bool:
+        """Say whether a failed poll may succeed later: 429, 5xx, no answer, a body cut short."""
+        return is_retryable(error, idempotent=True)
 
     def describe(self, status: GenericExecutionStatus) -> Progress:
         """Describe a status: ``completed``/``failed``/``cancelled`` and unknown words are done."""
@@ -115,14 +128,15 @@ class GenericExecutionSource:
         """Cancel an execution (``POST /api/v1/executions/{id}/cancel``)."""
         await self._send("POST", f"/api/v1/executions/{check_execution_id(key)}/cancel")
 
-    async def _send(self, method: str, path: str) -> httpx.Response:
+    async def _send(self, method: str, path: str, claim: SlotClaim | None = None) -> httpx.Response:
         request = self._http.build_request(
             method,
             self._base.copy_with(path=self._base.path.rstrip("/") + path),
             headers=self._headers,
         )
-        if self._gate is not None:
-            await self._gate.acquire("read", background=method == "GET")
+        gate = self._gate
+        if gate is not None and not (claim is not None and claim.spend(gate, "read")):
+            await gate.acquire("read", background=method == "GET")
         try:
             response = await self._http.send(request)
         except httpx.TransportError as exc:

@@ -7,8 +7,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from .._models import PipelineNodeExecution, PipelineStatus
-from ._progress import ItemProgress
-from ._watcher import Watch
+from .._watch import ItemProgress, Watch
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -19,10 +18,10 @@ __all__ = ["PipelineWatch"]
 class PipelineWatch:
     """Watch one pipeline execution and each of its nodes.
 
-    Made by ``DuneClient.watch_pipeline``. One pipeline-status request per poll reports every
+    Made by ``dune.pipelines.watch``. One pipeline-status request per poll reports every
     node, whatever their number::
 
-        async with dune.watch_pipeline(pipeline_execution_id) as pipeline:
+        async with dune.pipelines.watch(pipeline_execution_id) as pipeline:
             async for node in pipeline.as_completed():
                 logger.info("node %s: %s (%s)", node.id, node.status, node.execution_id)
     """

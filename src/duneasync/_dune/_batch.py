@@ -10,34 +10,29 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import msgspec
 
-from .._errors import APIStatusError, PipelineRefusedError
+from .._errors import APIStatusError, ExecutionError, PipelineRefusedError, execution_error
+from .._executions import Executions
 from .._models import (
     ExecutionResult,
-    ExecutionState,
     ExecutionStatus,
     PipelineNode,
     PipelineNodeExecution,
+    QueryError,
     QueryExecutionNode,
     encode_parameters,
 )
+from .._states import ExecutionState, canonical_state
+from .._watch import Watch, running
 from ._pipeline import PipelineWatch
-from ._scope import running
-from ._watcher import Watch
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from .._client import DuneClient
+    from ._watching import Watching
 
 __all__ = ["BatchRun", "PipelineRefusedError", "QuerySpec", "RunOutcome"]
 
 Via = Literal["pipeline", "executions"]
-
-_NODE_STATES = {
-    "completed": ExecutionState.COMPLETED.value,
-    "failed": ExecutionState.FAILED.value,
-    "cancelled": ExecutionState.CANCELLED.value,
-}
 
 
 class QuerySpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +78,18 @@ class RunOutcome(msgspec.Struct, kw_only=True):
         """Whether the query completed (partial results included)."""
         return self.state in (ExecutionState.COMPLETED, ExecutionState.COMPLETED_PARTIAL)
 
+    def exception(self) -> ExecutionError | None:
+        """Return the error this outcome means, None when it completed.
+
+        The same error ``wait_for_execution`` raises for the same state: ``ExecutionFailedError``
+        with the server's message, ``ExecutionCancelledError``...
+        """
+        status = self.status
+        if status is None:
+            error = QueryError(message=self.error) if self.error is not None else None
+            status = ExecutionStatus(execution_id=self.execution_id, state=self.state, error=error)
+        return execution_error(status, what=f"query {self.query.query_id} (#{self.index})")
+
 
 def as_spec(query: int | QuerySpec) -> QuerySpec:
     """Accept a bare query id where a ``QuerySpec`` is expected."""
@@ -101,7 +108,8 @@ class BatchRun:
 
     def __init__(
         self,
-        client: DuneClient,
+        executions: Executions,
+        watching: Watching,
         queries: Sequence[QuerySpec],
         *,
         via: Via,
@@ -114,7 +122,8 @@ class BatchRun:
             raise ValueError(f"via must be 'pipeline' or 'executions', not {via!r}")
         if not queries:
             raise ValueError("run_many needs at least one query")
-        self._client = client
+        self._executions = executions
+        self._watching = watching
         self.queries = list(queries)
         self.via = via
         self._timeout = timeout
@@ -165,7 +174,7 @@ class BatchRun:
             for index, spec in enumerate(self.queries)
         ]
         try:
-            started = await self._client.execute_pipeline(nodes)
+            started = await self._executions.execute_pipeline(nodes)
         except APIStatusError as exc:
             raise PipelineRefusedError(
                 f"the server refused to run {len(nodes)} queries as one pipeline"
@@ -176,11 +185,11 @@ class BatchRun:
                 body_message=exc.body_message,
             ) from exc
         self.pipeline_execution_id = started.pipeline_execution_id
-        watch = self._client.watch_pipeline(started.pipeline_execution_id, timeout=self._timeout)
+        watch = self._watching.watch_pipeline(started.pipeline_execution_id, timeout=self._timeout)
         self._pipeline = await stack.enter_async_context(watch)
 
     async def _start_executions(self, stack: AsyncExitStack) -> None:
-        watch = self._client.watch_executions((), timeout=self._timeout)
+        watch = self._watching.watch_executions((), timeout=self._timeout)
         self._watch = await stack.enter_async_context(watch)
         await stack.enter_async_context(running(self._submit_all))
 
@@ -190,7 +199,7 @@ class BatchRun:
         assert self._watch is not None  # set before this task starts
         try:
             for spec in self.queries:
-                response = await self._client.execute_query(
+                response = await self._executions.execute_query(
                     spec.query_id, parameters=spec.parameters, performance=spec.performance
                 )
                 self._index[response.execution_id] = self._submitted
@@ -233,12 +242,11 @@ class BatchRun:
     async def _node_outcome(self, node: PipelineNodeExecution) -> RunOutcome:
         index = (node.id or 0) - 1
         spec = self.queries[index] if 0 <= index < len(self.queries) else QuerySpec(query_id=0)
-        word = (node.status or "").lower()
         outcome = RunOutcome(
             index=index,
             query=spec,
             execution_id=node.execution_id,
-            state=_NODE_STATES.get(word, node.status),
+            state=canonical_state(node.status),
             error=node.error,
             node=node,
         )
@@ -261,8 +269,5 @@ class BatchRun:
     async def _attach_results(self, outcome: RunOutcome) -> None:
         if not self._fetch or not outcome.ok or outcome.execution_id is None:
             return
-        outcome.result = await self._client.get_all_results(
-            outcome.execution_id,
-            row_type=self._row_type,
-            allow_partial_results=self._allow_partial,
-        )
+        reader = self._watching.reader(outcome.execution_id, self._row_type, self._allow_partial)
+        outcome.result = await reader.all()
