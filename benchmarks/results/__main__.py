@@ -29,26 +29,30 @@ OUT = ROOT / "docs" / "benchmarks-results.md"
 FULL = [
     ("official_json", "official client, `get_execution_results` (dicts)", "other"),
     ("httpx_typed", "plain httpx + msgspec, sequential, typed rows", "self"),
-    ("duneasync_dicts", "duneasync `get_all_results` (dicts)", "self"),
-    ("duneasync_typed", "duneasync `get_all_results(row_type=Row)`", "self"),
-    ("duneasync_iter_rows", "duneasync `iter_rows(row_type=Row)` (streaming)", "self"),
+    ("duneasync_dicts", "duneasync `results(id).all()` (dicts)", "self"),
+    ("duneasync_typed", "duneasync `results(id, row_type=Row).all()`", "self"),
+    ("duneasync_rows", "duneasync `results(id, row_type=Row).rows()` (streaming)", "self"),
     (
         "duneasync_aiohttp_dicts",
-        "duneasync `get_all_results` (dicts), `AiohttpTransport`",
+        "duneasync `results(id).all()` (dicts), `AiohttpTransport`",
         "self",
     ),
     (
         "duneasync_aiohttp_typed",
-        "duneasync `get_all_results(row_type=Row)`, `AiohttpTransport`",
+        "duneasync `results(id, row_type=Row).all()`, `AiohttpTransport`",
         "self",
     ),
     ("official_csv", "official client, `get_execution_results_csv` to a file", "other"),
     ("httpx_csv", "plain httpx, sequential CSV pages to a file", "self"),
     ("aiohttp_csv", "plain aiohttp, sequential CSV pages to a file", "other"),
-    ("duneasync_csv", "duneasync `download_csv` to a file", "self"),
-    ("duneasync_aiohttp_csv", "duneasync `download_csv` to a file, `AiohttpTransport`", "self"),
+    ("duneasync_csv", "duneasync `results(id).download(path)` to a file", "self"),
+    (
+        "duneasync_aiohttp_csv",
+        "duneasync `results(id).download(path)` to a file, `AiohttpTransport`",
+        "self",
+    ),
 ]
-STREAMING = ["duneasync_iter_rows", "duneasync_csv"]
+STREAMING = ["duneasync_rows", "duneasync_csv"]
 MARKER = "<!-- written by hand from here on; python -m benchmarks.results keeps it -->"
 
 

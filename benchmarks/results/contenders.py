@@ -130,40 +130,40 @@ def _client(base: str, *, aiohttp: bool = False):  # type: ignore[no-untyped-def
 
 async def duneasync_dicts(base: str, eid: str, out: str) -> int:
     async with _client(base) as dune:
-        return len((await dune.get_all_results(eid)).rows)
+        return len((await dune.results(eid).all()).rows)
 
 
 async def duneasync_typed(base: str, eid: str, out: str) -> int:
     async with _client(base) as dune:
-        return len((await dune.get_all_results(eid, row_type=_row_type())).rows)
+        return len((await dune.results(eid, row_type=_row_type()).all()).rows)
 
 
-async def duneasync_iter_rows(base: str, eid: str, out: str) -> int:
+async def duneasync_rows(base: str, eid: str, out: str) -> int:
     count = 0
     async with _client(base) as dune:
-        async for _row in dune.iter_rows(eid, row_type=_row_type()):
+        async for _row in dune.results(eid, row_type=_row_type()).rows():
             count += 1
     return count
 
 
 async def duneasync_csv(base: str, eid: str, out: str) -> int:
     async with _client(base) as dune:
-        return (await dune.download_csv(eid, out)).bytes_written
+        return (await dune.results(eid).download(out)).bytes_written
 
 
 async def duneasync_aiohttp_dicts(base: str, eid: str, out: str) -> int:
     async with _client(base, aiohttp=True) as dune:
-        return len((await dune.get_all_results(eid)).rows)
+        return len((await dune.results(eid).all()).rows)
 
 
 async def duneasync_aiohttp_typed(base: str, eid: str, out: str) -> int:
     async with _client(base, aiohttp=True) as dune:
-        return len((await dune.get_all_results(eid, row_type=_row_type())).rows)
+        return len((await dune.results(eid, row_type=_row_type()).all()).rows)
 
 
 async def duneasync_aiohttp_csv(base: str, eid: str, out: str) -> int:
     async with _client(base, aiohttp=True) as dune:
-        return (await dune.download_csv(eid, out)).bytes_written
+        return (await dune.results(eid).download(out)).bytes_written
 
 
 CONTENDERS: dict[str, Callable[[str, str, str], Awaitable[int]]] = {

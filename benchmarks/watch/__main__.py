@@ -28,7 +28,8 @@ from typing import Any
 
 import anyio
 
-from duneasync import DuneClient, PollPolicy, PollScheduler, Progress, QuerySpec, RateBudget, watch
+from duneasync import DuneClient, PollPolicy, QuerySpec, RateBudget
+from duneasync.extend import PollScheduler, Progress, SlotClaim, watch
 from duneasync.testing import DEFAULT_API_KEY
 
 from ._cost import BENCH_PYTHON, per_request_cpu, watched_over_sockets
@@ -217,8 +218,11 @@ class NullSource:
 
     max_batch = 1
 
-    async def fetch(self, keys: Sequence[str]) -> Mapping[str, int]:
+    async def fetch(self, keys: Sequence[str], *, claim: SlotClaim | None) -> Mapping[str, int]:
         return dict.fromkeys(keys, 0)
+
+    def is_transient(self, error: Exception) -> bool:
+        return True
 
     def describe(self, status: int) -> Progress:
         return Progress(state="running", phase="executing")
