@@ -67,12 +67,7 @@ class Body:
 
     def error(self, problem: str) -> ResponseDecodeError:
         """Describe a body that is broken or cut short (retried on GET)."""
-        readable = httpx.Response(
-            self.response.status_code,
-            headers=self.response.headers,
-            content=self.content(),
-            request=self.response.request,
-        )
+        readable = _with_body(self.response, self.chunks)
         return decode_error(self.response.request, readable, problem)
 
 
@@ -253,15 +248,7 @@ class RequestCore:
         async def attempt() -> T:
             request = self._build("GET", path, params, None)
             response = await self._send_once(request, "read", stream=True)
-            try:
-                chunks = [chunk async for chunk in response.aiter_bytes()]
-            except httpx.TransportError as exc:
-                raise connection_error(request, exc) from exc
-            except httpx.DecodingError as exc:
-                raise encoding_error(request, response, exc) from exc
-            finally:
-                await response.aclose()
-            return decode(Body(response, chunks))
+            return decode(Body(response, await _read_body(request, response)))
 
         return await self.retry.call(attempt, idempotent=True)
 
@@ -289,12 +276,6 @@ class RequestCore:
             extensions=dict(self._extensions),  # per request: httpx may add its own keys
         )
 
-    async def _pass_gate(self, bucket: Bucket, background: bool, claim: SlotClaim | None) -> None:
-        gate = self.gate
-        if gate is None or (claim is not None and claim.spend(gate, bucket)):
-            return
-        await gate.acquire(bucket, background=background)
-
     async def _send_once(
         self,
         request: httpx.Request,
@@ -304,8 +285,11 @@ class RequestCore:
         claim: SlotClaim | None = None,
         stream: bool = False,
     ) -> httpx.Response:
-        await self._pass_gate(bucket, background, claim)
         gate = self.gate
+        # Inline, not a helper coroutine: this runs for every request, and without a gate (or
+        # with a claim that pays) it must cost no awaitable at all.
+        if gate is not None and not (claim is not None and claim.spend(gate, bucket)):
+            await gate.acquire(bucket, background=background)
         started = anyio.current_time()
         try:
             response = await self._exchange(request, stream=stream)
@@ -335,14 +319,8 @@ class RequestCore:
         if response.is_success:
             return response
         if stream:
-            try:
-                await response.aread()
-            except httpx.TransportError as exc:
-                raise connection_error(request, exc) from exc
-            except httpx.DecodingError as exc:
-                raise encoding_error(request, response, exc) from exc
-            finally:
-                await response.aclose()
+            # The error's message quotes the body: read it, then let the response keep it.
+            response = _with_body(response, await _read_body(request, response))
         raise status_error(request, response)
 
     async def _exchange(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
@@ -360,3 +338,25 @@ class RequestCore:
             finally:
                 await response.aclose()
         return response
+
+
+async def _read_body(request: httpx.Request, response: httpx.Response) -> list[bytes]:
+    """Read a streamed body as the chunks it arrives in, and close the response."""
+    try:
+        return [chunk async for chunk in response.aiter_bytes()]
+    except httpx.TransportError as exc:
+        raise connection_error(request, exc) from exc
+    except httpx.DecodingError as exc:
+        raise encoding_error(request, response, exc) from exc
+    finally:
+        await response.aclose()
+
+
+def _with_body(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        content=b"".join(chunks),
+        request=response.request,
+        extensions=response.extensions,
+    )
