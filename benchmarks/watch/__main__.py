@@ -224,6 +224,9 @@ class NullSource:
     def is_transient(self, error: Exception) -> bool:
         return True
 
+    def server_wait(self, error: Exception) -> float:
+        return 0.0
+
     def describe(self, status: int) -> Progress:
         return Progress(state="running", phase="executing")
 

@@ -15,7 +15,7 @@ import httpx
 import msgspec
 
 from ._checks import check_execution_id, parse_base_url
-from ._errors import APIConnectionError, decode_error, status_error
+from ._errors import APIConnectionError, RateLimitError, decode_error, status_error
 from ._gate import RequestGate, SlotClaim
 from ._retry import is_retryable
 from ._watch import Phase, Progress
@@ -114,6 +114,12 @@ class GenericExecutionSource:
     def is_transient(self, error: Exception) -> bool:
         """Say whether a failed poll may succeed later: 429, 5xx, no answer, a body cut short."""
         return is_retryable(error, idempotent=True)
+
+    def server_wait(self, error: Exception) -> float:
+        """Return the ``Retry-After`` of a 429, 0 for any other failure."""
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            return error.retry_after
+        return 0.0
 
     def describe(self, status: GenericExecutionStatus) -> Progress:
         """Describe a status: ``completed``/``failed``/``cancelled`` and unknown words are done."""

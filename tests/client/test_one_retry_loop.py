@@ -226,3 +226,27 @@ async def test_a_status_that_does_not_fit_its_model_ends_the_wait_after_one_poll
             await dune.wait_for_execution("01HX", timeout=600)
 
     assert len(sent) == 1
+
+
+@pytest.mark.parametrize(("retry_after", "waited"), [("20", 20.0), ("86400", 300.0)])
+async def test_a_poll_refused_with_retry_after_is_polled_again_no_sooner_within_a_bound(
+    retry_after: str, waited: float
+) -> None:
+    asked_at: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked_at.append(anyio.current_time())
+        if len(asked_at) == 1:
+            return httpx.Response(429, headers={"Retry-After": retry_after}, content=b"{}")
+        body = {"execution_id": "01HX", "state": "QUERY_STATE_COMPLETED"}
+        return httpx.Response(200, content=json.dumps(body).encode())
+
+    dune = DuneClient(
+        "key", transport=httpx.MockTransport(answer), retry=RetryPolicy(), poll_policy=STEADY
+    )
+    async with dune:
+        status = await dune.wait_for_execution("01HX")
+
+    assert status.is_finished
+    assert len(asked_at) == 2  # the 429 was not retried inside the poll
+    assert asked_at[1] - asked_at[0] == pytest.approx(waited, abs=1.0)

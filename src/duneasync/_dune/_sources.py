@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from .._errors import RateLimitError
 from .._executions import Executions
 from .._gate import SlotClaim
 from .._models import ExecutionStatus, PipelineStatus
@@ -17,6 +18,12 @@ _PHASES: dict[str, Phase] = {
     ExecutionState.PENDING.value: "pending",
     ExecutionState.EXECUTING.value: "executing",
 }
+
+
+def _server_wait(error: Exception) -> float:
+    if isinstance(error, RateLimitError) and error.retry_after is not None:
+        return error.retry_after
+    return 0.0
 
 
 def _transient(error: Exception) -> bool:
@@ -55,6 +62,10 @@ class DuneExecutionSource:
     def is_transient(self, error: Exception) -> bool:
         """Say whether a failed poll may succeed later (see the request core's retry rule)."""
         return _transient(error)
+
+    def server_wait(self, error: Exception) -> float:
+        """Return the ``Retry-After`` of a 429, 0 for any other failure."""
+        return _server_wait(error)
 
     async def cancel(self, key: str) -> None:
         """Cancel the execution."""
@@ -98,6 +109,10 @@ class DunePipelineSource:
     def is_transient(self, error: Exception) -> bool:
         """Say whether a failed poll may succeed later (see the request core's retry rule)."""
         return _transient(error)
+
+    def server_wait(self, error: Exception) -> float:
+        """Return the ``Retry-After`` of a 429, 0 for any other failure."""
+        return _server_wait(error)
 
     async def cancel(self, key: str) -> None:
         """Cancel every unfinished node's execution (Dune has no pipeline cancel call)."""

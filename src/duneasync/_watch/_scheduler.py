@@ -42,6 +42,8 @@ logger = logging.getLogger("duneasync")
 S = TypeVar("S")
 
 _Batch = tuple[list[Item[Any]], BudgetClaim | None]
+# The longest ``Retry-After`` a failed poll defers its item by: longer asks are cut to it.
+_LONGEST_SERVER_WAIT = 300.0
 
 
 class PollScheduler:
@@ -340,7 +342,8 @@ class PollScheduler:
         if error is None or item.source.is_transient(error):
             item.errors += 1
             logger.info("poll of %s failed (%s); trying again later", item.key, error)
-            self._schedule(item, anyio.current_time())
+            asked = item.source.server_wait(error) if error is not None else 0.0
+            self._schedule(item, anyio.current_time(), at_least=asked)
             return
         item.where = "done"
         self._agenda.drop(item)
@@ -348,7 +351,10 @@ class PollScheduler:
             subscriber.fail(item, error)
         item.subscribers.clear()
 
-    def _schedule(self, item: Item[Any], now: float) -> None:
+    def _schedule(self, item: Item[Any], now: float, *, at_least: float = 0.0) -> None:
         interval = self.policy.interval(now - item.started, item.progress, item.errors, self._rng)
+        # A wait the server asked for is obeyed, within a bound: a server cannot stop a watch.
+        if at_least > 0:
+            interval = max(interval, min(at_least, _LONGEST_SERVER_WAIT))
         item.interval = interval
         self._push_due(item, now + interval)

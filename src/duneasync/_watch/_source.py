@@ -72,6 +72,13 @@ class StatusSource(Protocol[S]):
         """
         ...
 
+    def server_wait(self, error: Exception) -> float:
+        """Return the seconds the server asked to wait after ``error`` (``Retry-After``), or 0.
+
+        The next poll of the item comes no sooner (within a bound the scheduler sets).
+        """
+        ...
+
     def describe(self, status: S) -> Progress:
         """Say what a status means: its state, phase (``done`` is terminal) and progress."""
         ...
