@@ -67,8 +67,7 @@ class Body:
 
     def error(self, problem: str) -> ResponseDecodeError:
         """Describe a body that is broken or cut short (retried on GET)."""
-        readable = _with_body(self.response, self.chunks)
-        return decode_error(self.response.request, readable, problem)
+        return decode_error(self.response.request, self.response, problem, content=self.content())
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -152,26 +151,27 @@ class RequestCore:
             UnsafeURLError: The link points away from the configured origin or outside the API,
                 or is not a URL at all.
         """
-        probe = httpx.Request("GET", self.base_url)
         try:
             target = self.base_url.join(uri)
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
-            raise UnsafeURLError(
-                "the server's next page link is not a URL; refusing to follow it", request=probe
+            raise self._unsafe(
+                "the server's next page link is not a URL; refusing to follow it"
             ) from exc
         if _origin(target) != _origin(self.base_url):
-            raise UnsafeURLError(
+            raise self._unsafe(
                 f"the server's next page link points at {target.host!r}, not the configured"
-                f" {self.base_url.host!r}; refusing to send the API key there",
-                request=probe,
+                f" {self.base_url.host!r}; refusing to send the API key there"
             )
         api_root = self.url("").path
         if not target.path.startswith(api_root + "/"):
-            raise UnsafeURLError(
-                f"the server's next page link {target.path!r} is outside the API ({api_root!r})",
-                request=probe,
+            raise self._unsafe(
+                f"the server's next page link {target.path!r} is outside the API ({api_root!r})"
             )
         return target.path.removeprefix(api_root), dict(target.params.multi_items())
+
+    def _unsafe(self, message: str) -> UnsafeURLError:
+        # The link was never requested: the error names the origin it would have gone with.
+        return UnsafeURLError(message, request=httpx.Request("GET", self.base_url))
 
     async def follow(self, uri: str, *, decode: Callable[[httpx.Response], T]) -> T:
         """GET a link the server gave (``next_uri``), once it is known to be safe to follow.
@@ -320,7 +320,14 @@ class RequestCore:
             return response
         if stream:
             # The error's message quotes the body: read it, then let the response keep it.
-            response = _with_body(response, await _read_body(request, response))
+            chunks = await _read_body(request, response)
+            response = httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                content=b"".join(chunks),
+                request=request,
+                extensions=response.extensions,
+            )
         raise status_error(request, response)
 
     async def _exchange(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
@@ -350,13 +357,3 @@ async def _read_body(request: httpx.Request, response: httpx.Response) -> list[b
         raise encoding_error(request, response, exc) from exc
     finally:
         await response.aclose()
-
-
-def _with_body(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
-    return httpx.Response(
-        response.status_code,
-        headers=response.headers,
-        content=b"".join(chunks),
-        request=response.request,
-        extensions=response.extensions,
-    )

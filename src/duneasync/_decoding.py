@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from ._errors import ResponseDecodeError, decode_error
+from ._errors import decode_error
 from ._models import ExecutionResult
 
 __all__ = ["decode_bytes", "decode_with", "decoding", "decoding_results", "results_decoder"]
@@ -39,31 +39,25 @@ def decode_bytes(decoder: msgspec.json.Decoder[T], body: bytes, response: httpx.
         ResponseDecodeError: The body is not JSON (or was cut short).
         ResponseValidationError: It is JSON that does not fit the decoder's type.
     """
-    try:
-        return decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise _described(response, body, str(exc), whole=True) from exc
-    except msgspec.DecodeError as exc:
-        raise _described(response, body, str(exc), whole=False) from exc
-
-
-def _described(
-    response: httpx.Response, body: bytes, problem: str, *, whole: bool
-) -> ResponseDecodeError:
-    readable = httpx.Response(
-        response.status_code, headers=response.headers, content=body, request=response.request
-    )
-    return decode_error(response.request, readable, problem, whole=whole)
+    return _decode(decoder, body, response, apart=True)
 
 
 def decode_with(decoder: msgspec.json.Decoder[T], response: httpx.Response) -> T:
-    """Decode a response body, turning a bad body into ``ResponseDecodeError``."""
+    """Decode a response body, as ``decode_bytes`` does."""
+    return _decode(decoder, response.content, response, apart=False)
+
+
+def _decode(
+    decoder: msgspec.json.Decoder[T], body: bytes, response: httpx.Response, *, apart: bool
+) -> T:
+    content = body if apart else None  # a response that holds its body needs no copy
     try:
-        return decoder.decode(response.content)
-    except msgspec.ValidationError as exc:
-        raise decode_error(response.request, response, str(exc), whole=True) from exc
-    except msgspec.DecodeError as exc:
-        raise decode_error(response.request, response, str(exc)) from exc
+        return decoder.decode(body)
+    except msgspec.DecodeError as exc:  # ValidationError included: whole JSON of the wrong shape
+        whole = isinstance(exc, msgspec.ValidationError)
+        raise decode_error(
+            response.request, response, str(exc), whole=whole, content=content
+        ) from exc
 
 
 def decoding(type_: type[T]) -> Callable[[httpx.Response], T]:

@@ -324,17 +324,23 @@ def status_error(request: httpx.Request, response: httpx.Response) -> APIStatusE
 
 
 def decode_error(
-    request: httpx.Request, response: httpx.Response, problem: str, *, whole: bool = False
+    request: httpx.Request,
+    response: httpx.Response,
+    problem: str,
+    *,
+    whole: bool = False,
+    content: bytes | None = None,
 ) -> ResponseDecodeError:
     """Describe a 2xx body that could not be decoded.
 
-    Args:
-        request: The request that was sent.
-        response: Its response, body already read.
-        problem: What is wrong with the body.
-        whole: The body arrived whole and is well-formed but does not fit its model: a
-            ``ResponseValidationError``, which no retry can mend.
+    ``whole`` marks a well-formed body that does not fit its model (``ResponseValidationError``,
+    which no retry mends); ``content`` is a body read apart from ``response`` (a streamed page),
+    which the error's response then holds, so that it can be quoted and read.
     """
+    if content is not None:
+        response = httpx.Response(
+            response.status_code, headers=response.headers, content=content, request=request
+        )
     content_type = response.headers.get("content-type", "no content type")
     cls = ResponseValidationError if whole else ResponseDecodeError
     return cls(

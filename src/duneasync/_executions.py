@@ -7,9 +7,10 @@ request. ``DuneClient`` exposes its methods under the names ``dune-client`` user
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
+import httpx
 import msgspec
 
 from ._checks import check_execution_id, check_query_id
@@ -31,11 +32,16 @@ from ._retry import RetryPolicy
 
 __all__ = ["Executions", "Parameters"]
 
+T = TypeVar("T")
+
 Parameters = Mapping[str, Any]
 """Query parameters by name: strings, numbers, booleans, dates or datetimes."""
 
 # A poll is re-polled by the scheduler that sent it, never retried by the request core as well.
 _POLL = RetryPolicy.never()
+# Built once: statuses are the most frequent requests there are.
+_EXECUTION_STATUS = decoding(ExecutionStatus)
+_PIPELINE_STATUS = decoding(PipelineStatus)
 
 
 def _execute_body(parameters: Parameters | None, performance: str | None) -> dict[str, Any]:
@@ -88,20 +94,12 @@ class Executions:
     async def status(self, execution_id: str) -> ExecutionStatus:
         """Return the current status of an execution."""
         path = f"/execution/{check_execution_id(execution_id)}/status"
-        return await self._core.send("GET", path, bucket="read", decode=decoding(ExecutionStatus))
+        return await self._core.send("GET", path, bucket="read", decode=_EXECUTION_STATUS)
 
     async def poll(self, execution_id: str, claim: SlotClaim | None) -> ExecutionStatus:
         """Return an execution's status for a scheduler: in the background, not retried."""
         path = f"/execution/{check_execution_id(execution_id)}/status"
-        return await self._core.send(
-            "GET",
-            path,
-            bucket="read",
-            decode=decoding(ExecutionStatus),
-            background=True,
-            claim=claim,
-            retry=_POLL,
-        )
+        return await self._poll(path, _EXECUTION_STATUS, claim)
 
     async def cancel(self, execution_id: str) -> bool:
         """Ask the server to cancel an execution; return whether it accepted."""
@@ -160,25 +158,20 @@ class Executions:
 
     async def pipeline_status(self, pipeline_execution_id: str) -> PipelineStatus:
         """Return the status of a pipeline execution and of every node in it (one request)."""
-        return await self._core.send(
-            "GET",
-            _pipeline_path(pipeline_execution_id),
-            bucket="read",
-            decode=decoding(PipelineStatus),
-        )
+        path = _pipeline_path(pipeline_execution_id)
+        return await self._core.send("GET", path, bucket="read", decode=_PIPELINE_STATUS)
 
     async def poll_pipeline(
         self, pipeline_execution_id: str, claim: SlotClaim | None
     ) -> PipelineStatus:
         """Return a pipeline's status for a scheduler: in the background, not retried."""
+        return await self._poll(_pipeline_path(pipeline_execution_id), _PIPELINE_STATUS, claim)
+
+    async def _poll(
+        self, path: str, decode: Callable[[httpx.Response], T], claim: SlotClaim | None
+    ) -> T:
         return await self._core.send(
-            "GET",
-            _pipeline_path(pipeline_execution_id),
-            bucket="read",
-            decode=decoding(PipelineStatus),
-            background=True,
-            claim=claim,
-            retry=_POLL,
+            "GET", path, bucket="read", decode=decode, background=True, claim=claim, retry=_POLL
         )
 
 

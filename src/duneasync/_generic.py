@@ -15,9 +15,9 @@ import httpx
 import msgspec
 
 from ._checks import check_execution_id, parse_base_url
-from ._errors import APIConnectionError, RateLimitError, decode_error, status_error
+from ._errors import APIConnectionError, decode_error, status_error
 from ._gate import RequestGate, SlotClaim
-from ._retry import is_retryable
+from ._retry import is_retryable, server_wait
 from ._watch import Phase, Progress
 
 __all__ = ["GenericExecutionError", "GenericExecutionSource", "GenericExecutionStatus"]
@@ -117,9 +117,7 @@ class GenericExecutionSource:
 
     def server_wait(self, error: Exception) -> float:
         """Return the ``Retry-After`` of a 429, 0 for any other failure."""
-        if isinstance(error, RateLimitError) and error.retry_after is not None:
-            return error.retry_after
-        return 0.0
+        return server_wait(error)
 
     def describe(self, status: GenericExecutionStatus) -> Progress:
         """Describe a status: ``completed``/``failed``/``cancelled`` and unknown words are done."""

@@ -31,7 +31,7 @@ from ._errors import (
     ServerError,
 )
 
-__all__ = ["RetryPolicy", "is_retryable"]
+__all__ = ["RetryPolicy", "is_retryable", "server_wait"]
 
 logger = logging.getLogger("duneasync")
 
@@ -54,6 +54,16 @@ def is_retryable(error: BaseException, *, idempotent: bool) -> bool:
     if isinstance(error, (ServerError, ResponseDecodeError)):
         return idempotent
     return False
+
+
+def server_wait(error: BaseException) -> float:
+    """Return the seconds a failed request's server asked to wait (a 429's ``Retry-After``), or 0.
+
+    Used by the retry policy between attempts, and by the watchers' sources between polls.
+    """
+    if isinstance(error, RateLimitError) and error.retry_after is not None:
+        return error.retry_after
+    return 0.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -101,9 +111,7 @@ class RetryPolicy:
         ceiling = min(self.max_wait, self.initial_wait * 2 ** (attempt - 1))
         # Full jitter spreads clients that failed together (random is fine: not security).
         backoff = random.uniform(0, ceiling)
-        if isinstance(error, RateLimitError) and error.retry_after is not None:
-            return max(backoff, error.retry_after)
-        return backoff
+        return backoff if error is None else max(backoff, server_wait(error))
 
     async def call(
         self,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .._errors import RateLimitError
 from .._executions import Executions
 from .._gate import SlotClaim
 from .._models import ExecutionStatus, PipelineStatus
-from .._retry import is_retryable
+from .._retry import is_retryable, server_wait
 from .._states import ExecutionState
 from .._watch import Phase, Progress
 
@@ -18,12 +17,6 @@ _PHASES: dict[str, Phase] = {
     ExecutionState.PENDING.value: "pending",
     ExecutionState.EXECUTING.value: "executing",
 }
-
-
-def _server_wait(error: Exception) -> float:
-    if isinstance(error, RateLimitError) and error.retry_after is not None:
-        return error.retry_after
-    return 0.0
 
 
 def _transient(error: Exception) -> bool:
@@ -65,7 +58,7 @@ class DuneExecutionSource:
 
     def server_wait(self, error: Exception) -> float:
         """Return the ``Retry-After`` of a 429, 0 for any other failure."""
-        return _server_wait(error)
+        return server_wait(error)
 
     async def cancel(self, key: str) -> None:
         """Cancel the execution."""
@@ -112,7 +105,7 @@ class DunePipelineSource:
 
     def server_wait(self, error: Exception) -> float:
         """Return the ``Retry-After`` of a 429, 0 for any other failure."""
-        return _server_wait(error)
+        return server_wait(error)
 
     async def cancel(self, key: str) -> None:
         """Cancel every unfinished node's execution (Dune has no pipeline cancel call)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import aclosing, suppress
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -26,7 +26,7 @@ from .._decoding import decode_bytes, results_decoder
 from .._errors import ConfigurationError, ResultChangedError
 from .._models import CSVPage, ExecutionResult, ResultMetadata
 from ._flow import Range, iter_in_batches, run_in_order
-from ._source import ResultSource, check_read_options, check_state, page_size_for
+from ._source import ReadOptions, ResultSource, check_state
 
 __all__ = ["CSVDownload", "CSVReader", "csv_page_of", "header_count", "write_atomically"]
 
@@ -109,29 +109,16 @@ class CSVReader:
     Args:
         core: Sends the requests.
         source: The execution or query whose result is read.
-        filters: ``columns``, ``filters``, ``sort_by``, ``allow_partial_results``,
-            ``ignore_max_datapoints_per_request``.
-        page_size: Rows per request; None chooses from the column count.
-        concurrency: Most requests in flight at once.
+        options: The read's checked options (filters, page size, concurrency).
     """
 
-    def __init__(
-        self,
-        core: RequestCore,
-        source: ResultSource,
-        *,
-        filters: Mapping[str, object],
-        page_size: int | None,
-        concurrency: int,
-    ) -> None:
-        self._params, self.allow_partial = check_read_options(
-            filters, page_size=page_size, concurrency=concurrency
-        )
+    def __init__(self, core: RequestCore, source: ResultSource, *, options: ReadOptions) -> None:
+        self._options = options
+        self._params = options.params
+        self.allow_partial = options.allow_partial
+        self.concurrency = options.concurrency
         self._core = core
         self.source = source
-        self._requested_size = page_size
-        self.concurrency = concurrency
-        self._ignore_cap = self._params.get("ignore_max_datapoints_per_request") == "true"
         self.probe: ExecutionResult[Any] | None = None
         self.total: int | None = None
         self.page_size = 1
@@ -150,11 +137,7 @@ class CSVReader:
             self._path = ResultSource.execution(probe.execution_id).path + "/csv"
         metadata = probe.metadata or ResultMetadata()
         self.total = metadata.total_row_count
-        self.page_size = page_size_for(
-            len(metadata.column_names) or 1,
-            requested=self._requested_size,
-            ignore_cap=self._ignore_cap,
-        )
+        self.page_size = self._options.rows_per_page(len(metadata.column_names) or 1)
         return self._ranges()
 
     def _ranges(self) -> Iterator[Range]:

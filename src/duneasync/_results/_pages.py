@@ -23,7 +23,7 @@ requested in parallel.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ from .._decoding import decode_bytes, results_decoder
 from .._errors import ResultChangedError
 from .._models import ExecutionResult, ResultMetadata
 from ._flow import Range
-from ._source import PROBE_ROWS, ResultSource, check_read_options, check_state, page_size_for
+from ._source import PROBE_ROWS, ReadOptions, ResultSource, check_state
 
 __all__ = ["Fetched", "PageReader", "merge_metadata"]
 
@@ -98,10 +98,7 @@ class PageReader:
         core: Sends the requests (rate budget and the one retry loop included).
         source: The execution or query whose result is read.
         row_type: Decode rows into this type; dicts when None.
-        filters: ``columns``, ``filters``, ``sort_by``, ``allow_partial_results``,
-            ``ignore_max_datapoints_per_request``.
-        page_size: Rows per request; None chooses from the column count.
-        concurrency: Most requests in flight at once.
+        options: The read's checked options (filters, page size, concurrency).
     """
 
     def __init__(
@@ -110,19 +107,14 @@ class PageReader:
         source: ResultSource,
         *,
         row_type: type[Any] | None,
-        filters: Mapping[str, object],
-        page_size: int | None,
-        concurrency: int,
+        options: ReadOptions,
     ) -> None:
-        self._params, self.allow_partial = check_read_options(
-            filters, page_size=page_size, concurrency=concurrency
-        )
+        self._options = options
+        self._params = options.params
+        self.allow_partial = options.allow_partial
         self._core = core
         self.source = source
         self._decoder = results_decoder(row_type)
-        self._requested_size = page_size
-        self.concurrency = concurrency
-        self._ignore_cap = self._params.get("ignore_max_datapoints_per_request") == "true"
         columns = self._params.get("columns")
         self._known_columns = len(columns.split(",")) if columns else None
         self._shape: _Shape | None = None
@@ -130,8 +122,8 @@ class PageReader:
 
     def _size(self, columns: int | None) -> int:
         if columns is None:
-            return min(self._requested_size or PROBE_ROWS, PROBE_ROWS)
-        return page_size_for(columns, requested=self._requested_size, ignore_cap=self._ignore_cap)
+            return min(self._options.page_size or PROBE_ROWS, PROBE_ROWS)
+        return self._options.rows_per_page(columns)
 
     def _page_params(self, offset: int, limit: int) -> dict[str, str]:
         return {**self._params, "offset": str(offset), "limit": str(limit)}

@@ -31,7 +31,7 @@ from ._csv import CSVDownload, CSVReader, csv_page_of, write_atomically
 from ._flow import iter_in_batches, run_in_order
 from ._latest import Freshness, MaxAge, Refresh, as_max_age, is_stale
 from ._pages import PageReader, merge_metadata
-from ._source import DEFAULT_CONCURRENCY, STREAM_CONCURRENCY, ResultSource, check_read_options
+from ._source import DEFAULT_CONCURRENCY, STREAM_CONCURRENCY, ReadOptions, ResultSource
 
 if TYPE_CHECKING:
     import polars as pl
@@ -326,25 +326,13 @@ class ResultReader(Generic[RowT]):
         self, page_size: int | None, concurrency: int, *, row_type: type[Any] | None = None
     ) -> PageReader:
         # The options are checked before the freshness probe, so that a bad one sends nothing.
-        check_read_options(self._filters, page_size=page_size, concurrency=concurrency)
-        return PageReader(
-            self._core,
-            await self._current(),
-            row_type=row_type,
-            filters=self._filters,
-            page_size=page_size,
-            concurrency=concurrency,
-        )
+        options = ReadOptions.check(self._filters, page_size=page_size, concurrency=concurrency)
+        source = await self._current()
+        return PageReader(self._core, source, row_type=row_type, options=options)
 
     async def _csv_reader(self, page_size: int | None, concurrency: int) -> CSVReader:
-        check_read_options(self._filters, page_size=page_size, concurrency=concurrency)
-        return CSVReader(
-            self._core,
-            await self._current(),
-            filters=self._filters,
-            page_size=page_size,
-            concurrency=concurrency,
-        )
+        options = ReadOptions.check(self._filters, page_size=page_size, concurrency=concurrency)
+        return CSVReader(self._core, await self._current(), options=options)
 
     async def _frames(
         self,

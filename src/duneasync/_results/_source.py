@@ -23,8 +23,8 @@ __all__ = [
     "DEFAULT_CONCURRENCY",
     "PROBE_ROWS",
     "STREAM_CONCURRENCY",
+    "ReadOptions",
     "ResultSource",
-    "check_read_options",
     "check_state",
     "page_size_for",
     "status_of",
@@ -140,30 +140,53 @@ def page_size_for(columns: int, *, requested: int | None, ignore_cap: bool) -> i
     return cap
 
 
-def check_read_options(
-    filters: Mapping[str, object], *, page_size: int | None, concurrency: int
-) -> tuple[dict[str, str], bool]:
-    """Validate a whole-result read's options.
+@dataclass(frozen=True)
+class ReadOptions:
+    """A whole-result read's options, checked once, before any request.
 
-    Returns:
-        The query-string parameters every page request carries, and whether the caller accepts
-        a partial result. The server is always asked for partial results: the client decides,
-        so that a refusal is ``PartialResultError`` with the execution's status rather than a
-        bare 400, whichever way the server handles the flag.
+    Attributes:
+        params: The query-string parameters every page request carries. The server is always
+            asked for partial results: the client decides (``allow_partial``), so that a refusal
+            is ``PartialResultError`` with the execution's status rather than a bare 400,
+            whichever way the server handles the flag.
+        allow_partial: Whether the caller accepts a partial result.
+        page_size: The caller's rows per request (None: chosen from the column count).
+        concurrency: Most requests in flight at once.
     """
-    paging = sorted(_PAGING_OPTIONS & set(filters))
-    if paging:
-        raise ConfigurationError(
-            f"{', '.join(paging)} cannot be given to a whole-result read: it pages by itself"
-            " (use page_size=, or get_execution_results for one page or a sample)"
-        )
-    if page_size is not None and (
-        isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1
-    ):
-        raise ConfigurationError(f"page_size must be a positive integer, not {page_size!r}")
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigurationError(f"concurrency must be a positive integer, not {concurrency!r}")
-    params = result_params(filters)
-    allow_partial = params.get("allow_partial_results") == "true"
-    params["allow_partial_results"] = "true"
-    return params, allow_partial
+
+    params: dict[str, str]
+    allow_partial: bool
+    page_size: int | None
+    concurrency: int
+
+    @classmethod
+    def check(
+        cls, filters: Mapping[str, object], *, page_size: int | None, concurrency: int
+    ) -> ReadOptions:
+        """Check a whole-result read's options.
+
+        Raises:
+            ConfigurationError: A paging option (the read pages by itself), a bad page size or
+                concurrency, or a bad filter.
+        """
+        paging = sorted(_PAGING_OPTIONS & set(filters))
+        if paging:
+            raise ConfigurationError(
+                f"{', '.join(paging)} cannot be given to a whole-result read: it pages by itself"
+                " (use page_size=, or get_execution_results for one page or a sample)"
+            )
+        if page_size is not None and (
+            isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1
+        ):
+            raise ConfigurationError(f"page_size must be a positive integer, not {page_size!r}")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigurationError(f"concurrency must be a positive integer, not {concurrency!r}")
+        params = result_params(filters)
+        allow_partial = params.get("allow_partial_results") == "true"
+        params["allow_partial_results"] = "true"
+        return cls(params, allow_partial, page_size, concurrency)
+
+    def rows_per_page(self, columns: int) -> int:
+        """Choose the page size for a result of ``columns`` columns (see ``page_size_for``)."""
+        ignore_cap = self.params.get("ignore_max_datapoints_per_request") == "true"
+        return page_size_for(columns, requested=self.page_size, ignore_cap=ignore_cap)
